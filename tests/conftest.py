@@ -1,0 +1,29 @@
+"""Shared test set-up: every test is hermetic (its own DuckDB file, no real key, no real URL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+TIERS = ("unit", "sandbox", "app", "browser", "live")
+SECRET_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL", "ANTHROPIC_ADMIN_KEY")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its tier, taken from the folder it lives in (tests/<tier>/...)."""
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        for tier in TIERS:
+            if tier in parts:
+                item.add_marker(getattr(pytest.mark, tier))
+
+
+@pytest.fixture(autouse=True)
+def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No real credentials or endpoints leak in; each test gets a private database path."""
+    for name in SECRET_ENV:
+        monkeypatch.delenv(name, raising=False)
+    db_path = tmp_path / "scribe.duckdb"
+    monkeypatch.setenv("SCRIBE_DB", str(db_path))
+    return db_path
