@@ -1,0 +1,514 @@
+"""The gateway to Claude: the only module that imports `anthropic`.
+
+Every call names its feature and user. The SDK does the HTTP work and the retries (`max_retries`,
+honouring `retry-after`); a recording transport under the SDK's http client sees every attempt
+(status, headers, retry count) and writes one usage-log row per attempt:
+
+- an attempt that fails (429, 5xx, 4xx, connection error) is logged by the transport at once;
+- an attempt that succeeds is logged by the gateway when the reply is complete, with the final
+  usage (never the cumulative `message_delta` numbers added up), cost, latency and TTFT.
+
+Logging never breaks the user's work: a row the database refuses goes to a fallback file and the
+result carries a warning. SDK errors become the domain errors of `lib.errors`. The API key is
+handed to the SDK and nowhere else.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import anthropic
+import httpx2
+import pydantic
+
+from lib import pricing
+from lib.errors import (
+    AuthenticationFailed,
+    ClaudeError,
+    ClaudeUnavailable,
+    InvalidRequest,
+    Overloaded,
+    RateLimited,
+    ReplyInvalid,
+    StreamInterrupted,
+)
+from lib.usage_log import UsageLog, UsageRecord
+
+_RL_DIMENSIONS = {"requests": "requests", "input-tokens": "input_tokens", "output-tokens": "output_tokens"}
+
+
+# -- per-call context: which logical call an HTTP attempt belongs to -----------------------------
+
+
+@dataclass
+class Attempt:
+    """One HTTP attempt as the transport saw it."""
+
+    number: int
+    started: float
+    status: int | None = None
+    request_id: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class CallContext:
+    """What the transport needs to log an attempt, and what it saw."""
+
+    call_id: str
+    feature: str
+    user: str
+    model: str
+    backend: str
+    batch_id: str | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    log_success: Callable[[Attempt], None] | None = None
+
+    @property
+    def last(self) -> Attempt | None:
+        return self.attempts[-1] if self.attempts else None
+
+
+_current_call: ContextVar[CallContext | None] = ContextVar("scribe_current_call", default=None)
+
+
+@dataclass
+class CallResult:
+    """What a finished (or stopped) call produced and cost."""
+
+    call_id: str
+    backend: str
+    model: str
+    text: str = ""
+    stop_reason: str | None = None
+    request_id: str | None = None
+    record: UsageRecord | None = None
+    row_id: int | None = None
+    incomplete: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def cost_usd(self) -> Decimal | None:
+        return self.record.cost_usd if self.record else None
+
+    @property
+    def ttft_ms(self) -> float | None:
+        return self.record.ttft_ms if self.record else None
+
+
+# -- reading what the API sent back --------------------------------------------------------------
+
+
+def rate_limit_fields(headers: Any) -> dict[str, int | None]:
+    """The anthropic-ratelimit-* limit/remaining headers as usage-log columns."""
+    out: dict[str, int | None] = {}
+    for header_dim, column_dim in _RL_DIMENSIONS.items():
+        for kind in ("limit", "remaining"):
+            raw = headers.get(f"anthropic-ratelimit-{header_dim}-{kind}")
+            out[f"rl_{column_dim}_{kind}"] = int(raw) if raw and raw.strip().isdigit() else None
+    return out
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    raw = headers.get("retry-after")
+    try:
+        return float(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def usage_fields(usage: Any) -> dict[str, Any]:
+    """Token counts by kind from an SDK Usage object (absent split: all writes count as 5m)."""
+    created = usage.cache_creation_input_tokens or 0
+    split = usage.cache_creation
+    write_5m = split.ephemeral_5m_input_tokens if split else created
+    write_1h = split.ephemeral_1h_input_tokens if split else 0
+    return {
+        "input_tokens": usage.input_tokens or 0,
+        "output_tokens": usage.output_tokens or 0,
+        "cache_read_input_tokens": usage.cache_read_input_tokens or 0,
+        "cache_creation_input_tokens": created,
+        "cache_write_5m_tokens": write_5m or 0,
+        "cache_write_1h_tokens": write_1h or 0,
+        "service_tier": usage.service_tier,
+        "speed": getattr(usage, "speed", None),
+        "inference_geo": getattr(usage, "inference_geo", None),
+    }
+
+
+def _error_type(response: httpx2.Response) -> tuple[str | None, str | None]:
+    """(error.type, error.message) from an error body, tolerating non-JSON bodies."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None, response.text[:200] or None
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return error.get("type"), error.get("message")
+    return None, None
+
+
+# -- the recording transport --------------------------------------------------------------------
+
+
+class RecordingTransport(httpx2.BaseTransport):
+    """Wraps the SDK's HTTP transport; sees every attempt of every call made in a CallContext."""
+
+    def __init__(self, inner: httpx2.BaseTransport, on_failure: Callable[[CallContext, Attempt, str, str | None,
+                                                                          float | None], None]):
+        self.inner = inner
+        self.on_failure = on_failure
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        ctx = _current_call.get()
+        if ctx is None:  # count_tokens, models: not billed, not logged
+            return self.inner.handle_request(request)
+        attempt = Attempt(number=int(request.headers.get("x-stainless-retry-count", "0") or 0),
+                          started=time.perf_counter())
+        ctx.attempts.append(attempt)
+        try:
+            response = self.inner.handle_request(request)
+        except httpx2.TransportError as exc:
+            self.on_failure(ctx, attempt, "connection_error", type(exc).__name__, None)
+            raise
+        attempt.status = response.status_code
+        attempt.request_id = response.headers.get("request-id")
+        attempt.headers = dict(response.headers)
+        if response.status_code >= 400:
+            response.read()  # small error body; the SDK reads it again from the cache
+            error_type, _ = _error_type(response)
+            self.on_failure(ctx, attempt, str(response.status_code), error_type,
+                            retry_after_seconds(response.headers))
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+# -- the gateway --------------------------------------------------------------------------------
+
+
+class Gateway:
+    """One per process: the SDK client, the usage log, and the rules every call follows."""
+
+    def __init__(
+        self,
+        usage_log: UsageLog,
+        *,
+        api_key: str,
+        base_url: str | None,
+        backend: str,
+        max_retries: int = 2,
+        timeout_s: float = 120.0,
+        budget_check: Callable[[str, str, str], str] | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        transport: httpx2.BaseTransport | None = None,
+    ):
+        self.usage_log = usage_log
+        self.backend = backend
+        self.base_url = base_url
+        self.now = now
+        self.budget_check = budget_check
+        self._model_info: dict[str, dict[str, Any]] = {}
+        recording = RecordingTransport(transport or httpx2.HTTPTransport(), self._log_failed_attempt)
+        self.client = anthropic.Anthropic(
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=max_retries,
+            timeout=timeout_s,
+            http_client=anthropic.DefaultHttpxClient(transport=recording),
+        )
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.backend == "sandbox"
+
+    # -- calls ----------------------------------------------------------------------------------
+
+    def stream_text(self, *, feature: str, user: str, model: str, max_tokens: int,
+                    messages: list[dict[str, Any]], system: Any = None, **params: Any) -> TextStream:
+        """A streamed text reply; iterate it (e.g. with st.write_stream), then read `.result`."""
+        model = self._admit(feature, user, model)
+        ctx = self._context(feature, user, model)
+        kwargs = _drop_none(model=model, max_tokens=max_tokens, messages=messages, system=system, **params)
+        return TextStream(self, ctx, kwargs)
+
+    def parse(self, *, feature: str, user: str, model: str, max_tokens: int, output_format: type,
+              messages: list[dict[str, Any]], system: Any = None, **params: Any) -> tuple[Any, CallResult]:
+        """Structured output validated by pydantic: (parsed object, result).
+
+        Raises ReplyInvalid, carrying the raw text, when the reply does not validate (its usage is
+        logged all the same: it was billed).
+        """
+        model = self._admit(feature, user, model)
+        ctx = self._context(feature, user, model)
+        kwargs = _drop_none(model=model, max_tokens=max_tokens, messages=messages, system=system,
+                            output_format=output_format, **params)
+        with self._calling(ctx):
+            raw = self.client.messages.with_raw_response.parse(**kwargs)
+        body = raw.http_response.json()
+        message = anthropic.types.Message.model_validate(body)
+        text = "".join(b.text for b in message.content if b.type == "text")
+        result = self._finish(ctx, message, text=text, ttft_ms=None)
+        try:
+            parsed = raw.parse().parsed_output
+        except pydantic.ValidationError as exc:
+            raise ReplyInvalid(
+                f"Claude's reply did not match the expected fields ({exc.error_count()} problems).",
+                raw_text=text, result=result, request_id=result.request_id,
+            ) from exc
+        return parsed, result
+
+    def create(self, *, feature: str, user: str, model: str, max_tokens: int,
+               messages: list[dict[str, Any]], **params: Any) -> tuple[anthropic.types.Message, CallResult]:
+        """A plain (non-streamed) Messages call, e.g. one round of the tool-use loop."""
+        model = self._admit(feature, user, model)
+        ctx = self._context(feature, user, model)
+        kwargs = _drop_none(model=model, max_tokens=max_tokens, messages=messages, **params)
+        with self._calling(ctx):
+            message = self.client.messages.create(**kwargs)
+        text = "".join(b.text for b in message.content if b.type == "text")
+        return message, self._finish(ctx, message, text=text, ttft_ms=None)
+
+    def count_tokens(self, *, model: str, messages: list[dict[str, Any]], system: Any = None,
+                     tools: list[dict[str, Any]] | None = None) -> int:
+        """Input tokens of a prompt, as the API counts them (free; not logged)."""
+        kwargs = _drop_none(model=model, messages=messages, system=system, tools=tools)
+        with _translate_errors():
+            return self.client.messages.count_tokens(**kwargs).input_tokens
+
+    def list_models(self) -> list[dict[str, Any]]:
+        """Every model the Models API lists, newest first, as plain dicts."""
+        with _translate_errors():
+            return [m.model_dump(mode="json") for m in self.client.models.list(limit=100)]
+
+    def model_info(self, model: str) -> dict[str, Any]:
+        """The Models API's entry for one model (kept for the process: it rarely changes)."""
+        if model not in self._model_info:
+            with _translate_errors():
+                self._model_info[model] = self.client.models.retrieve(model).model_dump(mode="json")
+        return self._model_info[model]
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _admit(self, feature: str, user: str, model: str) -> str:
+        """Budgets are checked before anything is sent; the check may step the model down."""
+        if self.budget_check is None:
+            return model
+        return self.budget_check(feature, user, model)
+
+    def _context(self, feature: str, user: str, model: str, batch_id: str | None = None) -> CallContext:
+        return CallContext(call_id=uuid.uuid4().hex, feature=feature, user=user or "unknown",
+                           model=model, backend=self.backend, batch_id=batch_id)
+
+    def _calling(self, ctx: CallContext) -> _Calling:
+        return _Calling(ctx)
+
+    def _record(self, ctx: CallContext, attempt: Attempt | None, **values: Any) -> UsageRecord:
+        headers = attempt.headers if attempt else {}
+        latency = (time.perf_counter() - attempt.started) * 1000 if attempt else None
+        base = {
+            "ts": self.now(), "call_id": ctx.call_id, "backend": ctx.backend, "model": ctx.model,
+            "feature": ctx.feature, "user": ctx.user, "batch_id": ctx.batch_id,
+            "attempt": attempt.number if attempt else 0,
+            "request_id": attempt.request_id if attempt else None,
+            "latency_ms": latency, **rate_limit_fields(headers),
+        }
+        base.update(values)
+        return UsageRecord(**base)
+
+    def _write(self, ctx: CallContext, record: UsageRecord) -> int | None:
+        row_id, warning = self.usage_log.write_or_fallback(record)
+        if warning:
+            ctx.warnings.append(warning)
+        return row_id
+
+    def _log_failed_attempt(self, ctx: CallContext, attempt: Attempt, status: str,
+                            error_type: str | None, retry_after: float | None) -> None:
+        record = self._record(ctx, attempt, status=status, error_type=error_type,
+                              retry_after_s=retry_after, cost_usd=Decimal(0))
+        self._write(ctx, record)
+
+    def _finish(self, ctx: CallContext, message: Any, *, text: str, ttft_ms: float | None,
+                status: str = "ok", error_type: str | None = None, estimated_output: int | None = None
+                ) -> CallResult:
+        """Log the successful attempt with the message's final usage; build the result."""
+        usage = message.usage
+        fields = usage_fields(usage)
+        if estimated_output is not None:
+            fields["output_tokens"] = max(fields["output_tokens"], estimated_output)
+        cost = pricing.cost_usd(ctx.model, fields | {"cache_creation": {
+            "ephemeral_5m_input_tokens": fields["cache_write_5m_tokens"],
+            "ephemeral_1h_input_tokens": fields["cache_write_1h_tokens"]}},
+            batch=fields["service_tier"] == "batch", at=self.now())
+        if cost is None:
+            ctx.warnings.append(f"Price unknown for model {ctx.model}: tokens are logged, cost is not.")
+        record = self._record(ctx, ctx.last, status=status, error_type=error_type, ttft_ms=ttft_ms,
+                              stop_reason=message.stop_reason, cost_usd=cost,
+                              usage_estimated=estimated_output is not None, **fields)
+        if ctx.last is None:  # e.g. a batch result: no HTTP attempt of its own
+            record.request_id = getattr(message, "id", None)
+        row_id = self._write(ctx, record)
+        return CallResult(call_id=ctx.call_id, backend=ctx.backend, model=ctx.model, text=text,
+                          stop_reason=message.stop_reason, request_id=record.request_id, record=record,
+                          row_id=row_id, incomplete=status != "ok", warnings=list(ctx.warnings))
+
+
+class _Calling:
+    """Makes `ctx` the current call for the transport, and turns SDK errors into domain errors."""
+
+    def __init__(self, ctx: CallContext):
+        self.ctx = ctx
+        self._token = None
+        self._errors = _translate_errors()
+
+    def __enter__(self) -> CallContext:
+        self._token = _current_call.set(self.ctx)
+        self._errors.__enter__()
+        return self.ctx
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        try:
+            return bool(self._errors.__exit__(exc_type, exc, tb))
+        finally:
+            _current_call.reset(self._token)
+
+
+class TextStream:
+    """Iterates the text of a streamed reply; logs its usage when it ends, or when it is cut short.
+
+    Use `for chunk in stream` (or `st.write_stream(stream)`), then `stream.result`. If iteration
+    stops early (a Stop button, a rerun), call `close()`: the partial text stays in `.text`, the
+    result is marked incomplete, and the attempt is logged with the output counted so far.
+    """
+
+    def __init__(self, gateway: Gateway, ctx: CallContext, kwargs: dict[str, Any]):
+        self.gateway = gateway
+        self.ctx = ctx
+        self.kwargs = kwargs
+        self.text = ""
+        self.result: CallResult | None = None
+        self.error: ClaudeError | None = None
+        self._sdk_stream: Any = None
+        self._ttft_ms: float | None = None
+        self._iterating = False
+
+    @property
+    def finished(self) -> bool:
+        return self.result is not None
+
+    def __iter__(self) -> Iterator[str]:
+        if self._iterating or self.finished:
+            raise RuntimeError("a TextStream can be iterated once")
+        self._iterating = True
+        manager = self.gateway.client.messages.stream(**self.kwargs)
+        try:
+            with _Calling(self.ctx):  # the request and its retries happen on entering the manager
+                stream = self._sdk_stream = manager.__enter__()
+            with _translate_errors():
+                for event in stream:
+                    if event.type == "text":
+                        self._mark_first_token()
+                        self.text += event.text
+                        yield event.text
+                message = stream.get_final_message()
+            self.result = self.gateway._finish(self.ctx, message, text=self.text, ttft_ms=self._ttft_ms)
+        except ClaudeError as exc:
+            self.error = exc
+            if isinstance(exc, StreamInterrupted):
+                self._finish_partial("stream_error", exc.error_type)
+            raise
+        finally:
+            if not self.finished:
+                self._finish_partial("aborted", None)
+            if self._sdk_stream is not None:
+                manager.__exit__(None, None, None)
+
+    def _mark_first_token(self) -> None:
+        if self._ttft_ms is None and self.ctx.last is not None:
+            self._ttft_ms = (time.perf_counter() - self.ctx.last.started) * 1000
+
+    def close(self) -> None:
+        """Log a stream that was cut short (idempotent; a no-op once finished)."""
+        if not self.finished:
+            self._finish_partial("aborted", None)
+
+    def _finish_partial(self, status: str, error_type: str | None) -> None:
+        if self.finished:
+            return
+        if self._sdk_stream is None:  # nothing was admitted: the transport already logged it
+            self.result = CallResult(call_id=self.ctx.call_id, backend=self.ctx.backend, model=self.ctx.model,
+                                     incomplete=True, warnings=list(self.ctx.warnings))
+            return
+        snapshot = self._sdk_stream.current_message_snapshot
+        estimated = _estimate_tokens(self.text)
+        self.result = self.gateway._finish(self.ctx, snapshot, text=self.text, ttft_ms=self._ttft_ms,
+                                           status=status, error_type=error_type, estimated_output=estimated)
+
+
+def _estimate_tokens(text: str) -> int:
+    """Rough output size of a stream cut short (the API never sent its final count)."""
+    return (len(text.encode("utf-8")) + 3) // 4
+
+
+class _translate_errors:  # noqa: N801 - used like a function in `with` statements
+    """SDK exceptions in, domain errors out; the hint says what to do."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is None or isinstance(exc, ClaudeError):
+            return False
+        domain = translate(exc)
+        if domain is None:
+            return False
+        raise domain from exc
+
+
+def translate(exc: BaseException) -> ClaudeError | None:
+    """The domain error for an SDK or transport exception, or None if it is not one of those."""
+    request_id = getattr(exc, "request_id", None)
+    if isinstance(exc, anthropic.APIStatusError) and exc.status_code == 200:
+        # an `event: error` in the middle of a stream
+        err = StreamInterrupted(f"The reply stopped part-way: {exc.message}", request_id=request_id)
+        err.error_type = getattr(exc, "type", None) or (exc.body or {}).get("error", {}).get("type")
+        return err
+    if isinstance(exc, anthropic.AuthenticationError | anthropic.PermissionDeniedError):
+        return AuthenticationFailed(f"Claude rejected the API key ({exc.status_code}).", request_id=request_id)
+    if isinstance(exc, anthropic.RateLimitError):
+        wait = retry_after_seconds(exc.response.headers)
+        what = "Rate limit reached" if wait is not None else "Rate or spend limit reached"
+        return RateLimited(f"{what} ({_api_message(exc)}), still after the automatic retries.",
+                           request_id=request_id, retry_after_s=wait)
+    if isinstance(exc, anthropic.InternalServerError):
+        return Overloaded(f"Claude is overloaded or failing ({exc.status_code}: {_api_message(exc)}), "
+                          "still after the automatic retries.", request_id=request_id)
+    if isinstance(exc, anthropic.APIStatusError):
+        return InvalidRequest(f"Claude refused the request ({exc.status_code}): {_api_message(exc)}",
+                              request_id=request_id)
+    if isinstance(exc, anthropic.APIConnectionError):
+        return ClaudeUnavailable(f"Could not reach Claude ({type(exc).__name__}).")
+    if isinstance(exc, httpx2.TransportError):  # the connection dropped while a stream was read
+        err = StreamInterrupted(f"The connection dropped part-way through the reply ({type(exc).__name__}).")
+        err.error_type = "disconnect"
+        return err
+    return None
+
+
+def _api_message(exc: anthropic.APIStatusError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error") if isinstance(body.get("error"), dict) else body
+    return str(error.get("message") or exc.message)
+
+
+def _drop_none(**kwargs: Any) -> dict[str, Any]:
+    return {k: v for k, v in kwargs.items() if v is not None}

@@ -1,0 +1,113 @@
+"""The few Streamlit helpers the pages share: sidebar, banners, error display, usage lines."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import streamlit as st
+
+from lib import resources
+from lib.claude import CallResult
+from lib.errors import ReplyInvalid, ScribeError
+
+SANDBOX_NOTE = "Sandbox output: written by Scribe's offline simulator, not by Claude."
+
+
+def current_user() -> str:
+    """The signed-in user when login is configured, else the name typed in the sidebar."""
+    if _logged_in():
+        return str(st.user.get("name") or st.user.get("email") or "user")
+    return st.session_state.get("user_name") or resources.settings().scribe_user
+
+
+def _logged_in() -> bool:
+    try:
+        return bool(st.user.is_logged_in)
+    except (AttributeError, KeyError, st.errors.StreamlitAPIException):
+        return False
+
+
+def sidebar() -> None:
+    """Backend badge, who is working, and today's spend on this backend."""
+    backend = resources.backend()
+    with st.sidebar:
+        if backend.is_sandbox:
+            st.warning("**Sandbox** · offline simulator, no real Claude calls, no cost.", icon="🧪")
+        else:
+            st.success("**Claude API** · live calls, real spend.", icon="✅")
+        if _logged_in():
+            st.caption(f"Signed in as {current_user()}")
+        else:
+            st.session_state.setdefault("user_name", resources.settings().scribe_user)
+            st.text_input("Your name", key="user_name", help="Recorded with every call and CRM change.")
+        spend = resources.usage_log().spend_today(backend=backend.kind)
+        st.metric("Spend today (UTC)", money(spend), help="Known cost of today's calls on this backend.")
+
+
+def money(amount: Decimal | None) -> str:
+    if amount is None:
+        return "price unknown"
+    if amount and abs(amount) < Decimal("0.01"):
+        return f"${amount:.4f}"
+    return f"${amount:,.2f}"
+
+
+def sandbox_label() -> None:
+    """Every piece of AI output on the sandbox says so."""
+    if resources.backend().is_sandbox:
+        st.caption(f"🧪 {SANDBOX_NOTE}")
+
+
+def usage_line(result: CallResult) -> str:
+    """One line under an AI output: tokens by kind, cost, TTFT."""
+    r = result.record
+    if r is None:
+        return "No usage recorded."
+    parts = [
+        f"{r.input_tokens:,} in",
+        f"{r.output_tokens:,} out" + (" (estimated)" if r.usage_estimated else ""),
+        f"cache read {r.cache_read_input_tokens:,}",
+        f"cache write {r.cache_creation_input_tokens:,}",
+        money(r.cost_usd),
+    ]
+    if r.ttft_ms is not None:
+        parts.append(f"TTFT {r.ttft_ms:,.0f} ms")
+    parts.append(f"{r.model}")
+    return " · ".join(parts)
+
+
+def show_error(err: ScribeError) -> None:
+    """A domain error, shown once: what happened and what to do."""
+    text = err.message + (f"  \n{err.hint}" if err.hint else "")
+    if err.request_id:
+        text += f"  \nRequest id: `{err.request_id}`"
+    st.error(text)
+    if isinstance(err, ReplyInvalid):
+        with st.expander("What Claude answered"):
+            st.text(err.raw_text)
+
+
+def show_warnings(result: CallResult | None) -> None:
+    for warning in (result.warnings if result else []):
+        st.warning(warning)
+
+
+@st.cache_data(ttl=3600, show_spinner=False)
+def _model_ids(backend_kind: str, base_url: str | None) -> list[str]:
+    return [m["id"] for m in resources.gateway().list_models()]
+
+
+def model_picker(feature: str, label: str = "Model") -> str:
+    """A model for this feature: the setting by default; any model the Models API lists."""
+    default = resources.settings().model_for(feature)
+    backend = resources.backend()
+    try:
+        ids = _model_ids(backend.kind, backend.base_url)
+    except ScribeError as err:
+        st.caption(f"Could not list models ({err.message}); using {default}.")
+        return default
+    if default not in ids:
+        ids = [default, *ids]
+    key = f"model_{feature}"
+    st.session_state.setdefault(key, default)
+    return st.selectbox(label, ids, key=key, help=f"Default from SCRIBE_MODEL_{feature.upper()}.")

@@ -1,0 +1,62 @@
+"""Summarize: paste a note, stream the summary, see what it cost."""
+
+import streamlit as st
+
+from lib import resources, summarize, ui
+from lib.claude import TextStream
+from lib.errors import ScribeError
+from lib.text import safe_markdown, safe_markdown_chunks
+
+
+def show_outcome(stream: TextStream) -> None:
+    """Under the summary: why it is incomplete, if it is, and what it cost."""
+    if stream.error is not None:
+        ui.show_error(stream.error)
+    elif stream.result is not None and stream.result.incomplete:
+        st.warning("Incomplete: stopped before the summary was finished.")
+    if stream.result is not None:
+        st.caption(ui.usage_line(stream.result))
+        ui.show_warnings(stream.result)
+
+
+st.title("Summarize a call note")
+
+samples = summarize.sample_notes()
+pick, load = st.columns([4, 1], vertical_alignment="bottom")
+sample = pick.selectbox("Sample notes", ["—", *samples], help="Notes shipped in data/notes.")
+if load.button("Load sample", disabled=sample == "—"):
+    st.session_state.summarize_note = samples[sample]
+
+note = st.text_area("Call note", key="summarize_note", height=260,
+                    placeholder="Paste the notes of a call or meeting…")
+length_col, model_col = st.columns(2)
+length = length_col.segmented_control("Length", list(summarize.MAX_TOKENS), default="medium",
+                                      key="summarize_length")
+with model_col:
+    model = ui.model_picker("summarize")
+
+go_col, stop_col, _ = st.columns([1, 1, 4])
+go = go_col.button("Summarize", type="primary")
+stop_col.button("Stop", help="Stop the summary being written; what arrived so far is kept.")
+
+if go:
+    st.session_state.pop("summary", None)
+    try:
+        stream = summarize.start_summary(resources.gateway(), note, length=length or "medium", model=model,
+                                         user=ui.current_user())
+    except ScribeError as err:
+        ui.show_error(err)
+        st.stop()
+    st.session_state.summary = stream
+    ui.sandbox_label()
+    try:
+        st.write_stream(safe_markdown_chunks(stream))
+    except ScribeError:
+        pass  # shown by show_outcome, under the text that did arrive
+    finally:
+        stream.close()  # a Stop click interrupts the loop above; the partial reply is logged all the same
+    show_outcome(stream)
+elif (summary := st.session_state.get("summary")) is not None:
+    ui.sandbox_label()
+    st.markdown(safe_markdown(summary.text))
+    show_outcome(summary)

@@ -1,0 +1,111 @@
+"""The database, its migrations, and the usage log's write path (including the fallback file)."""
+
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from lib.db import Database, applied_migrations, migrate
+from lib.usage_log import UsageLog, UsageRecord
+
+ROOT = str(Path(__file__).resolve().parents[2])
+
+
+def record(**over):
+    base = dict(call_id="c1", backend="sandbox", model="claude-sonnet-4-6", feature="summarize", user="dana",
+                status="ok", input_tokens=10, output_tokens=5, cost_usd=Decimal("0.000105"))
+    return UsageRecord(**(base | over))
+
+
+def test_migrations_run_once(hermetic_env):
+    db = Database(hermetic_env)
+    first = applied_migrations(db)
+    assert "usage_log_001_create" in first
+    assert migrate(db) == []
+    db.close()
+    assert applied_migrations(Database(hermetic_env)) == first
+
+
+def test_write_and_read_back(hermetic_env):
+    log = UsageLog(Database(hermetic_env))
+    row_id = log.write(record())
+    rows = log.rows_for_call("c1")
+    assert list(rows["id"]) == [row_id]
+    assert rows.loc[0, "user"] == "dana" and rows.loc[0, "input_tokens"] == 10
+    assert Decimal(str(rows.loc[0, "cost_usd"])) == Decimal("0.000105")
+
+
+def test_unknown_cost_is_null_not_zero(hermetic_env):
+    log = UsageLog(Database(hermetic_env))
+    log.write(record(cost_usd=None))
+    assert log.db.cursor().execute("SELECT cost_usd IS NULL FROM usage_log").fetchone() == (True,)
+
+
+def test_a_refused_write_goes_to_the_fallback_file_and_comes_back(hermetic_env):
+    db = Database(hermetic_env)
+    log = UsageLog(db)
+    db.cursor().execute("ALTER TABLE usage_log RENAME TO usage_log_away")  # every insert now fails
+    row_id, warning = log.write_or_fallback(record(call_id="lost?"))
+    assert row_id is None and "fallback" in warning
+    assert log.fallback_path.exists()
+    db.cursor().execute("ALTER TABLE usage_log_away RENAME TO usage_log")
+    assert log.import_fallback() == 1
+    assert not log.fallback_path.exists()
+    assert len(log.rows_for_call("lost?")) == 1
+
+
+def test_spend_today_sums_known_costs_of_one_backend(hermetic_env):
+    log = UsageLog(Database(hermetic_env))
+    now = datetime(2026, 11, 26, 12, tzinfo=UTC)
+    log.write(record(ts=now, cost_usd=Decimal("0.5")))
+    log.write(record(ts=now, cost_usd=None))
+    log.write(record(ts=now, backend="anthropic", cost_usd=Decimal("2")))
+    log.write(record(ts=datetime(2026, 11, 25, 23, 59, tzinfo=UTC), cost_usd=Decimal("9")))
+    assert log.spend_today(backend="sandbox", today=now.date()) == Decimal("0.5")
+    assert log.spend_today(today=now.date()) == Decimal("2.5")
+
+
+def test_each_thread_gets_its_own_cursor(hermetic_env):
+    db = Database(hermetic_env)
+    log = UsageLog(db)
+    seen, errors = set(), []
+
+    def work(n):
+        try:
+            seen.add(id(db.cursor()))
+            for i in range(20):
+                log.write(record(call_id=f"t{n}-{i}"))
+        except duckdb.Error as exc:  # pragma: no cover - the failure this test is about
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(seen) == 4
+    assert db.cursor().execute("SELECT count(*) FROM usage_log").fetchone() == (80,)
+
+
+def test_transaction_rolls_back_on_error(hermetic_env):
+    db = Database(hermetic_env)
+    with pytest.raises(RuntimeError), db.transaction() as cur:
+        cur.execute("CREATE TABLE t (x INT)")
+        cur.execute("INSERT INTO t VALUES (1)")
+        raise RuntimeError("boom")
+    assert db.cursor().execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 't'").fetchone() == (0,)
+
+
+def test_a_second_process_gets_a_clear_busy_error(hermetic_env):
+    holder = Database(hermetic_env)  # this process holds the file while the other tries
+    code = ("from lib.db import Database, DatabaseBusy\n"
+            f"try:\n    Database({str(hermetic_env)!r})\nexcept DatabaseBusy as e:\n    print('BUSY', e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert "BUSY" in out.stdout and "holds the database" in out.stdout
+    holder.close()
