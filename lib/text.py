@@ -54,3 +54,12 @@ def safe_markdown_chunks(chunks: Iterable[str]) -> Iterator[str]:
             yield safe_markdown(text)
     if pending:
         yield pending
+
+
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+
+
+def looks_like_email(value: str) -> bool:
+    """A plausible single address (local@domain.tld); the review grid flags anything else."""
+    return bool(_EMAIL.match(value.strip())) and ".." not in value
