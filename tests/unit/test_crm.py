@@ -1,0 +1,154 @@
+"""The CRM store: seed, save in one transaction with history, locks, idempotency, undo and revert."""
+
+from datetime import date
+
+import pytest
+
+from lib.crm import CrmStore
+from lib.db import Database
+from lib.errors import InvalidRecord
+from lib.schemas import ProposedRow, SaveRequest
+
+
+@pytest.fixture
+def crm(hermetic_env):
+    store = CrmStore(Database(hermetic_env))
+    assert store.seed_if_empty()
+    return store
+
+
+def counts(crm):
+    cur = crm.db.cursor()
+    return {t: cur.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608
+            for t in ("companies", "contacts", "deals", "interactions", "field_history", "change_sets")}
+
+
+def request(rows, key="review-1", note="Date: 2026-11-19\nMet John Smith."):
+    return SaveRequest(review_key=key, user="dana", note=note, note_date=date(2026, 11, 19), call_id="call-1",
+                       request_id="req_1", rows=rows)
+
+
+def test_seed_loads_once(crm):
+    before = counts(crm)
+    assert before["contacts"] == 200 and before["companies"] == 60
+    assert not crm.seed_if_empty()
+    assert counts(crm) == before
+
+
+def test_update_existing_contact_records_history_with_evidence(crm):
+    row = ProposedRow(contact_id=1, values={"title": "COO", "deal_stage": "proposal", "amount": 52000},
+                      evidence={"title": "John Smith (COO)", "deal_stage": "moving to proposal"})
+    result = crm.save(request([row]))
+    assert result.updated_contacts == [1] and not result.created_contacts
+    assert crm.get_contact(1)["title"] == "COO"
+    deal = crm.deal_for_contact(1)
+    assert deal["stage"] == "proposal" and float(deal["amount"]) == 52000
+    hist = crm.history(result.change_set_id).set_index("field")
+    assert hist.loc["title", "old_value"] == "VP Operations" and hist.loc["title", "new_value"] == "COO"
+    assert hist.loc["title", "actor"] == "ai" and hist.loc["title", "approved_by"] == "dana"
+    assert hist.loc["title", "evidence"] == "John Smith (COO)" and hist.loc["title", "call_id"] == "call-1"
+    assert hist.loc["stage", "old_value"] == "demo"
+
+
+def test_new_contact_at_new_company_and_interaction(crm):
+    row = ProposedRow(values={"name": "Tom Baker", "email": "tom.baker@acme.com", "company": "Acme Corp",
+                              "title": "IT lead"})
+    result = crm.save(request([row]))
+    (cid,) = result.created_contacts
+    contact = crm.get_contact(cid)
+    assert contact["company"] == "Acme Corp." and contact["email"] == "tom.baker@acme.com"  # suffix-insensitive
+    assert len(crm.recent_interactions(cid)) == 1
+
+
+def test_saving_the_same_review_twice_changes_nothing(crm):
+    row = ProposedRow(values={"name": "Tom Baker", "company": "Brand New Ltd"})
+    first = crm.save(request([row]))
+    after_first = counts(crm)
+    second = crm.save(request([row]))
+    assert second.already_saved and second.change_set_id == first.change_set_id
+    assert counts(crm) == after_first
+
+
+def test_hand_edited_fields_are_locked_unless_unlocked(crm):
+    row = ProposedRow(contact_id=1, values={"next_step": "send proposal"})
+    result = crm.save(request([row], key="a"))
+    assert any("next_step was edited by hand" in s for s in result.skipped)
+    assert crm.deal_for_contact(1)["next_step"] == "Follow-up demo for finance"
+    unlocked = crm.save(request([ProposedRow(contact_id=1, values={"next_step": "send proposal"}, unlock=True)],
+                                key="b"))
+    assert not unlocked.skipped and crm.deal_for_contact(1)["next_step"] == "send proposal"
+
+
+def test_a_manual_edit_locks_the_field(crm):
+    crm.edit_by_hand("contact", 2, "title", "Procurement Director", "li")
+    assert crm.locked_fields("contact", 2) == {"title"}
+    result = crm.save(request([ProposedRow(contact_id=2, values={"title": "Buyer"})]))
+    assert crm.get_contact(2)["title"] == "Procurement Director" and result.skipped
+
+
+def test_invalid_values_save_nothing(crm):
+    before = counts(crm)
+    rows = [ProposedRow(contact_id=1, values={"title": "COO"}),
+            ProposedRow(contact_id=2, values={"email": "not-an-email", "deal_stage": "won"})]
+    with pytest.raises(InvalidRecord, match="Row 2: 'not-an-email' is not a valid email.*'won' is not a pipeline"):
+        crm.save(request(rows))
+    assert counts(crm) == before and crm.get_contact(1)["title"] == "VP Operations"
+
+
+def test_a_failure_mid_save_rolls_everything_back(crm, monkeypatch):
+    before = counts(crm)
+    rows = [ProposedRow(contact_id=1, values={"title": "COO"}), ProposedRow(values={"email": "x@y.com"})]
+    with pytest.raises(InvalidRecord, match="needs a name"):
+        crm.save(request(rows))
+    assert counts(crm) == before and crm.get_contact(1)["title"] == "VP Operations"
+
+
+def test_undo_restores_old_values_as_a_new_change_set(crm):
+    row = ProposedRow(contact_id=1, values={"title": "COO", "deal_stage": "proposal"})
+    new = ProposedRow(values={"name": "Tom Baker", "company": "Acme Corp."})
+    saved = crm.save(request([row, new]))
+    (tom,) = saved.created_contacts
+    undo = crm.undo(saved.change_set_id, "dana")
+    assert not undo.skipped and undo.changes > 0
+    assert crm.get_contact(1)["title"] == "VP Operations" and crm.deal_for_contact(1)["stage"] == "demo"
+    assert crm.get_contact(tom)["archived"] and tom not in set(crm.contacts_frame()["id"])
+    assert crm.undo(saved.change_set_id, "dana").already_saved  # undoing twice does nothing more
+    hist = crm.history(undo.change_set_id)
+    assert set(hist["actor"]) == {"undo"} and hist["reverts_history_id"].notna().all()
+
+
+def test_undo_leaves_fields_changed_since_alone(crm):
+    saved = crm.save(request([ProposedRow(contact_id=1, values={"title": "COO"})]))
+    crm.edit_by_hand("contact", 1, "title", "Chief Ops", "dana")
+    undo = crm.undo(saved.change_set_id, "sam")
+    assert crm.get_contact(1)["title"] == "Chief Ops"
+    assert any("changed since" in s for s in undo.skipped)
+
+
+def test_revert_one_change(crm):
+    saved = crm.save(request([ProposedRow(contact_id=1, values={"title": "COO", "phone": "+1 312 555 9999"})]))
+    hist = crm.history(saved.change_set_id).set_index("field")
+    crm.revert_change(int(hist.loc["phone", "id"]), "dana")
+    contact = crm.get_contact(1)
+    assert contact["phone"] == "+1 312-555-0142" and contact["title"] == "COO"
+
+
+def test_timeline_shows_changes_and_interactions(crm):
+    saved = crm.save(request([ProposedRow(contact_id=1, values={"title": "COO"})]))
+    tl = crm.timeline(1)
+    change = tl[(tl["what"] == "change") & (tl["field"] == "title")].iloc[0]
+    assert change["actor"] == "ai" and change["change_set_id"] == saved.change_set_id
+    assert (tl["what"] == "interaction").sum() >= 2  # the seed's and the note just saved
+
+
+def test_pipeline_by_stage_in_order(crm):
+    frame = crm.pipeline_by_stage()
+    assert list(frame["stage"]) == ["lead", "qualified", "demo", "proposal", "negotiation", "closed_won",
+                                    "closed_lost"]
+    assert frame["deals"].sum() == 50
+
+
+def test_search_contacts(crm):
+    found = crm.search_contacts("initech")
+    assert {"Robert Chen", "Emily Chen"} <= set(found["name"])
+    assert crm.contact_by_email("JOHN.SMITH@acme.com")["id"] == 1
