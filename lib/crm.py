@@ -279,22 +279,23 @@ class CrmStore:
                 raise InvalidRecord(f"Row {number}: " + "; ".join(problems), "Fix the row, then save again.")
         result = SaveResult(change_set_id=uuid.uuid4().hex)
         with self.db.transaction() as tx:
-            writer = _ChangeWriter(tx, result.change_set_id, actor="ai", approved_by=request.user,
-                                   call_id=request.call_id, request_id=request.request_id)
+            calls = sorted({r.call_id for r in request.rows if r.call_id})
             tx.execute("INSERT INTO change_sets VALUES (?, ?, ?, 'extraction', ?, NULL, ?, ?)",
-                       [result.change_set_id, _now(), request.user, request.review_key, request.call_id,
-                        f"{len(request.rows)} row(s) from a note"])
+                       [result.change_set_id, _now(), request.user, request.review_key,
+                        calls[0] if len(calls) == 1 else None, f"{len(request.rows)} row(s) from notes"])
             for row in request.rows:
-                self._save_row(tx, writer, row, request, result)
-            result.changes = writer.count
+                writer = _ChangeWriter(tx, result.change_set_id, actor="ai", approved_by=request.user,
+                                       call_id=row.call_id, request_id=row.request_id)
+                self._save_row(tx, writer, row, request.user, result)
+                result.changes += writer.count
         return result
 
-    def _save_row(self, tx: duckdb.DuckDBPyConnection, writer: _ChangeWriter, row: ProposedRow,
-                  request: SaveRequest, result: SaveResult) -> None:
+    def _save_row(self, tx: duckdb.DuckDBPyConnection, writer: _ChangeWriter, row: ProposedRow, user: str,
+                  result: SaveResult) -> None:
         values = {k: v for k, v in row.values.items() if _text(v) is not None}
         company_id = self._company_for_row(tx, writer, values.get("company"), row.evidence.get("company"))
         if row.contact_id is None:
-            contact_id = self._create_contact(tx, writer, values, company_id, row.evidence, request.user)
+            contact_id = self._create_contact(tx, writer, values, company_id, row.evidence, user)
             result.created_contacts.append(contact_id)
         else:
             contact_id = row.contact_id
@@ -302,12 +303,12 @@ class CrmStore:
                 return
             result.updated_contacts.append(contact_id)
         self._update_deal(tx, writer, contact_id, company_id, values, row, result)
-        if request.note:
+        if row.note:
             tx.execute(
                 """INSERT INTO interactions (contact_id, ts, kind, summary, note, author, change_set_id, call_id)
                    VALUES (?, ?, 'note', ?, ?, ?, ?, ?) RETURNING id""",
-                [contact_id, _note_ts(request.note_date), _first_line(request.note), request.note,
-                 request.user, writer.change_set_id, request.call_id])
+                [contact_id, _note_ts(row.note_date), _first_line(row.note), row.note, user,
+                 writer.change_set_id, row.call_id])
             writer.record("interaction", tx.fetchone()[0], CREATED, None, "logged", None)
 
     def _company_for_row(self, tx, writer, name: str | None, evidence: str | None) -> int | None:

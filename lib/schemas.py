@@ -81,13 +81,17 @@ class Extraction(BaseModel):
 
 
 class ProposedRow(BaseModel):
-    """One accepted row of the review grid: where it goes and which values to write."""
+    """One accepted row of the review grid: where it goes, which values to write, and their source."""
 
     contact_id: int | None = Field(None, description="Existing contact; None creates one")
     values: dict[str, Any] = Field(default_factory=dict, description="Field -> new value; absent = unchanged")
     evidence: dict[str, str] = Field(default_factory=dict)
     unlock: bool = Field(False, description="Allow AI values over fields a person edited by hand")
     confidence: float | None = None
+    note: str | None = Field(None, description="The note the row came from; logged as an interaction")
+    note_date: date | None = None
+    call_id: str | None = Field(None, description="The Claude call that proposed the values")
+    request_id: str | None = None
 
 
 class SaveRequest(BaseModel):
@@ -95,8 +99,4 @@ class SaveRequest(BaseModel):
 
     review_key: str
     user: str
-    note: str | None = None
-    note_date: date | None = None
-    call_id: str | None = None
-    request_id: str | None = None
     rows: list[ProposedRow]

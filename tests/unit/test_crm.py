@@ -24,8 +24,9 @@ def counts(crm):
 
 
 def request(rows, key="review-1", note="Date: 2026-11-19\nMet John Smith."):
-    return SaveRequest(review_key=key, user="dana", note=note, note_date=date(2026, 11, 19), call_id="call-1",
-                       request_id="req_1", rows=rows)
+    for row in rows:
+        row.note, row.note_date, row.call_id, row.request_id = note, date(2026, 11, 19), "call-1", "req_1"
+    return SaveRequest(review_key=key, user="dana", rows=rows)
 
 
 def test_seed_loads_once(crm):
