@@ -245,25 +245,19 @@ class Gateway:
               messages: list[dict[str, Any]], system: Any = None, **params: Any) -> tuple[Any, CallResult]:
         """Structured output validated by pydantic: (parsed object, result).
 
-        Raises ReplyInvalid, carrying the raw text, when the reply does not validate (its usage is
-        logged all the same: it was billed).
+        The request is what `messages.parse` sends (the SDK's `transform_schema` of the model); it is
+        sent through `create` so that a reply failing validation still has its message and usage,
+        which are logged (it was billed) before ReplyInvalid is raised with the raw text.
         """
-        model = self._admit(feature, user, model)
-        ctx = self._context(feature, user, model)
-        kwargs = _drop_none(model=model, max_tokens=max_tokens, messages=messages, system=system,
-                            output_format=output_format, **params)
-        with self._calling(ctx):
-            raw = self.client.messages.with_raw_response.parse(**kwargs)
-        body = raw.http_response.json()
-        message = anthropic.types.Message.model_validate(body)
-        text = "".join(b.text for b in message.content if b.type == "text")
-        result = self._finish(ctx, message, text=text, ttft_ms=None)
+        message, result = self.create(feature=feature, user=user, model=model, max_tokens=max_tokens,
+                                      messages=messages, system=system,
+                                      output_config=output_config_for(output_format), **params)
         try:
-            parsed = raw.parse().parsed_output
+            parsed = pydantic.TypeAdapter(output_format).validate_json(result.text)
         except pydantic.ValidationError as exc:
             raise ReplyInvalid(
-                f"Claude's reply did not match the expected fields ({exc.error_count()} problems).",
-                raw_text=text, result=result, request_id=result.request_id,
+                f"Claude's reply did not match the expected fields ({exc.error_count()} problem(s)).",
+                raw_text=result.text, result=result, request_id=result.request_id,
             ) from exc
         return parsed, result
 
@@ -508,6 +502,11 @@ def _api_message(exc: anthropic.APIStatusError) -> str:
     body = exc.body if isinstance(exc.body, dict) else {}
     error = body.get("error") if isinstance(body.get("error"), dict) else body
     return str(error.get("message") or exc.message)
+
+
+def output_config_for(output_format: type) -> dict[str, Any]:
+    """The `output_config` that `messages.parse(output_format=...)` would send (also for batches)."""
+    return {"format": {"type": "json_schema", "schema": anthropic.transform_schema(output_format)}}
 
 
 def _drop_none(**kwargs: Any) -> dict[str, Any]:
