@@ -11,20 +11,23 @@ st.set_page_config(page_title="Scribe", page_icon="📝", layout="wide")
 
 PAGES = {
     "Work": [
-        st.Page("pages/summarize.py", title="Summarize", icon="📝", default=True),
-        st.Page("pages/extract.py", title="Extract to CRM", icon="🧾"),
-        st.Page("pages/follow_up.py", title="Follow-up", icon="✉️"),
-        st.Page("pages/assistant.py", title="Assistant", icon="💬"),
-        st.Page("pages/bulk.py", title="Bulk enrich", icon="📦"),
+        st.Page("pages/summarize.py", title="Summarize", icon=":material/summarize:", default=True),
+        st.Page("pages/extract.py", title="Extract to CRM", icon=":material/fact_check:"),
+        st.Page("pages/follow_up.py", title="Follow-up", icon=":material/mail:"),
+        st.Page("pages/assistant.py", title="Assistant", icon=":material/forum:"),
+        st.Page("pages/bulk.py", title="Bulk enrich", icon=":material/dynamic_feed:"),
     ],
     "CRM": [
-        st.Page("pages/contacts.py", title="Contacts", icon="👥"),
+        st.Page("pages/contacts.py", title="Contacts", icon=":material/contacts:"),
     ],
     "Operations": [
-        st.Page("pages/usage.py", title="Usage & spend", icon="📊"),
+        st.Page("pages/usage.py", title="Usage & spend", icon=":material/monitoring:"),
     ],
 }
 
 page = st.navigation(PAGES)
-ui.sidebar()
-page.run()
+spend = ui.sidebar()
+try:
+    page.run()
+finally:
+    ui.show_spend(spend)  # after the page, so a call it just made is counted

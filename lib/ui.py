@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from lib import resources
 from lib.claude import CallResult
@@ -27,21 +28,29 @@ def _logged_in() -> bool:
         return False
 
 
-def sidebar() -> None:
-    """Backend badge, who is working, and today's spend on this backend."""
+def sidebar() -> DeltaGenerator:
+    """Backend badge and who is working; returns the slot where today's spend goes."""
     backend = resources.backend()
     with st.sidebar:
         if backend.is_sandbox:
-            st.warning("**Sandbox** · offline simulator, no real Claude calls, no cost.", icon="🧪")
+            st.warning("**Sandbox**: offline simulator. No real Claude calls; costs shown are what the calls "
+                       "would cost, and nothing is billed.", icon=":material/science:")
         else:
-            st.success("**Claude API** · live calls, real spend.", icon="✅")
+            st.success("**Claude API**: live calls, real spend.", icon=":material/cloud_done:")
         if _logged_in():
             st.caption(f"Signed in as {current_user()}")
         else:
             st.session_state.setdefault("user_name", resources.settings().scribe_user)
             st.text_input("Your name", key="user_name", help="Recorded with every call and CRM change.")
-        spend = resources.usage_log().spend_today(backend=backend.kind)
-        st.metric("Spend today (UTC)", money(spend), help="Known cost of today's calls on this backend.")
+        return st.empty()
+
+
+def show_spend(slot: DeltaGenerator) -> None:
+    """Today's known spend on this backend, in the sidebar slot."""
+    backend = resources.backend()
+    spend = resources.usage_log().spend_today(backend=backend.kind)
+    label = "Simulated spend today (UTC)" if backend.is_sandbox else "Spend today (UTC)"
+    slot.metric(label, money(spend), help="Known cost of today's calls on this backend.")
 
 
 def money(amount: Decimal | None) -> str:
@@ -55,7 +64,7 @@ def money(amount: Decimal | None) -> str:
 def sandbox_label() -> None:
     """Every piece of AI output on the sandbox says so."""
     if resources.backend().is_sandbox:
-        st.caption(f"🧪 {SANDBOX_NOTE}")
+        st.caption(f":material/science: {SANDBOX_NOTE}")
 
 
 def usage_line(result: CallResult) -> str:

@@ -39,14 +39,16 @@ go_col, stop_col, _ = st.columns([1, 1, 4])
 go = go_col.button("Summarize", type="primary")
 stop_col.button("Stop", help="Stop the summary being written; what arrived so far is kept.")
 
-if go:
+
+def run_summary() -> None:
+    """Start the stream and write it into the page; errors are shown once, here."""
     st.session_state.pop("summary", None)
     try:
         stream = summarize.start_summary(resources.gateway(), note, length=length or "medium", model=model,
                                          user=ui.current_user())
     except ScribeError as err:
         ui.show_error(err)
-        st.stop()
+        return
     st.session_state.summary = stream
     ui.sandbox_label()
     try:
@@ -56,6 +58,10 @@ if go:
     finally:
         stream.close()  # a Stop click interrupts the loop above; the partial reply is logged all the same
     show_outcome(stream)
+
+
+if go:
+    run_summary()
 elif (summary := st.session_state.get("summary")) is not None:
     ui.sandbox_label()
     st.markdown(safe_markdown(summary.text))

@@ -13,12 +13,17 @@ SECRET_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL",
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark each test with its tier, taken from the folder it lives in (tests/<tier>/...)."""
+    """Mark each test with its tier, taken from the folder it lives in (tests/<tier>/...).
+
+    Browser tests run last: Playwright's sync API keeps an event loop running in the main thread
+    for the session, which would break later tests that call asyncio.run().
+    """
     for item in items:
         parts = Path(str(item.fspath)).parts
         for tier in TIERS:
             if tier in parts:
                 item.add_marker(getattr(pytest.mark, tier))
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
 @pytest.fixture(autouse=True)

@@ -186,9 +186,29 @@ class Person:
         return parts[-1] if len(parts) > 1 else None
 
 
+WRAPPED_LINE = 60  # a line at least this long that runs on into a plain line is hard-wrapped prose
+
+
+def unwrap(text: str) -> str:
+    """Hard-wrapped prose joined into long lines (a newline becomes a space, so offsets are kept)."""
+    chars = list(text)
+    start = 0
+    for m in re.finditer(r"\n", text):
+        line = text[start : m.start()]
+        after = text[m.end() : m.end() + 4]
+        if len(line.strip()) >= WRAPPED_LINE and after[:1] not in ("", "\n") and not re.match(r"\s*(?:[-*•]|\d+[.)])\s", after):
+            chars[m.start()] = " "
+        start = m.end()
+    return "".join(chars)
+
+
 def split_sentences(text: str) -> list[Sentence]:
-    """Lines, then sentences within a line; bullets and blank lines dropped; offsets kept."""
+    """Lines, then sentences within a line; bullets and blank lines dropped; offsets kept.
+
+    Hard-wrapped lines are joined first, so a sentence that runs over a line break stays whole.
+    """
     out: list[Sentence] = []
+    text = unwrap(text)
     for line in re.finditer(r"[^\n]+", text):
         for part in re.finditer(r".+?(?:[.!?](?=\s+[A-Z0-9\"'(\[])|$)", line[0]):
             raw = part[0]

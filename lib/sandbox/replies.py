@@ -188,7 +188,12 @@ def last_user(req: MessagesRequest) -> tuple[str, list[dict[str, Any]]]:
     """(text of the last user turn, its tool_result blocks)."""
     message = next(m for m in reversed(req.messages) if m["role"] == "user")
     results = [b for b in message["content"] if b["type"] == "tool_result"]
-    return block_text(message["content"]), results
+    return _unwrap_tags(block_text(message["content"])), results
+
+
+def _unwrap_tags(text: str) -> str:
+    """Drop XML-style wrapper tags (<note>…</note>) that prompts put around data; keep what is inside."""
+    return re.sub(r"</?[A-Za-z_][\w-]*>", "", text).strip()
 
 
 def _outcomes(req: MessagesRequest, results: list[dict[str, Any]]) -> list[ToolOutcome]:

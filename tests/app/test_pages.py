@@ -19,7 +19,7 @@ def test_every_page_loads_without_an_exception(app, page):
 def test_sidebar_says_sandbox_and_shows_spend(app):
     assert any("Sandbox" in w.value for w in app.sidebar.warning)
     assert app.sidebar.text_input(key="user_name").value == "rep"
-    assert app.sidebar.metric[0].label == "Spend today (UTC)"
+    assert app.sidebar.metric[0].label == "Simulated spend today (UTC)"
 
 
 def test_an_empty_note_gets_a_message_and_no_call(app, hermetic_env):
