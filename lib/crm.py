@@ -387,6 +387,24 @@ class CrmStore:
             source = next(f for f, c in DEAL_COLUMNS.items() if c == column)
             writer.record("deal", deal[0], column, old, wanted[column], row.evidence.get(source))
 
+    def import_contacts(self, rows: list[dict[str, Any]], user: str) -> SaveResult:
+        """Create the given contacts (and their companies) in one transaction, with history."""
+        result = SaveResult(change_set_id=uuid.uuid4().hex)
+        with self.db.transaction() as tx:
+            tx.execute("INSERT INTO change_sets VALUES (?, ?, ?, 'import', NULL, NULL, NULL, ?)",
+                       [result.change_set_id, _now(), user, f"{len(rows)} contact(s) from CSV"])
+            writer = _ChangeWriter(tx, result.change_set_id, actor="import", approved_by=user)
+            for row in rows:
+                company_id = self._company_for_row(tx, writer, row.get("company"), None)
+                contact_id = self._create_contact(tx, writer, row, company_id, {}, row.get("owner") or user)
+                result.created_contacts.append(contact_id)
+            result.changes = writer.count
+        return result
+
+    def known_emails(self) -> set[str]:
+        rows = self.db.cursor().execute("SELECT lower(email) FROM contacts WHERE email IS NOT NULL").fetchall()
+        return {r[0] for r in rows}
+
     def edit_by_hand(self, entity: str, entity_id: int, column: str, value: Any, user: str) -> str:
         """A person's own edit: recorded with actor human, which locks the field against AI values."""
         table, allowed = _EDITABLE[entity]
@@ -406,6 +424,23 @@ class CrmStore:
             _ChangeWriter(tx, change_set_id, actor="human", approved_by=user).record(
                 entity, entity_id, column, old[0], value, None)
         return change_set_id
+
+    def log_interaction(self, contact_id: int, kind: str, summary: str, note: str | None, author: str,
+                        call_id: str | None = None) -> int:
+        """Record a touch a person made (e.g. a follow-up email sent), as a manual change set; its id."""
+        change_set_id = uuid.uuid4().hex
+        with self.db.transaction() as tx:
+            if tx.execute("SELECT 1 FROM contacts WHERE id = ? AND NOT archived", [contact_id]).fetchone() is None:
+                raise InvalidRecord(f"No contact with id {contact_id}.")
+            tx.execute("INSERT INTO change_sets VALUES (?, ?, ?, 'manual', NULL, NULL, ?, ?)",
+                       [change_set_id, _now(), author, call_id, f"{kind} logged for contact {contact_id}"])
+            interaction_id = tx.execute(
+                """INSERT INTO interactions (contact_id, ts, kind, summary, note, author, change_set_id, call_id)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                [contact_id, _now(), kind, summary, note, author, change_set_id, call_id]).fetchone()[0]
+            _ChangeWriter(tx, change_set_id, actor="human", approved_by=author, call_id=call_id).record(
+                "interaction", interaction_id, CREATED, None, "logged", None)
+        return interaction_id
 
     def undo(self, change_set_id: str, user: str) -> SaveResult:
         """Revert every change of a change set, as a new change set. Conflicts are skipped, not forced."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -44,6 +46,21 @@ def split_notes(text: str) -> list[str]:
     """Several notes pasted at once, separated by a line of three or more dashes."""
     parts = re.split(r"^\s*-{3,}\s*$", text or "", flags=re.MULTILINE)
     return [p.strip() for p in parts if p.strip()]
+
+
+def notes_from_file(name: str, text: str) -> list[str]:
+    """The notes in an uploaded file: a .txt is one note (or several split by ---); a .csv has a `note` column."""
+    if not name.lower().endswith(".csv"):
+        return split_notes(text)
+    try:
+        rows = list(csv.DictReader(io.StringIO(text), strict=True))
+    except csv.Error as exc:
+        raise InputRejected(f"{name} is not a readable CSV file ({exc}).", "Check the quoting, or save it again as CSV.") from exc
+    columns = {c.strip().lower(): c for c in (rows[0].keys() if rows else [])}
+    if "note" not in columns:
+        raise InputRejected(f"{name} has no 'note' column.",
+                            f"Name the column with the notes 'note' (found: {', '.join(columns) or 'no columns'}).")
+    return [r[columns["note"]].strip() for r in rows if (r.get(columns["note"]) or "").strip()]
 
 
 def extract_note(gateway: Gateway, note: str, *, user: str, model: str, today: date | None = None

@@ -120,3 +120,42 @@ def model_picker(feature: str, label: str = "Model") -> str:
     key = f"model_{feature}"
     st.session_state.setdefault(key, default)
     return st.selectbox(label, ids, key=key, help=f"Default from SCRIBE_MODEL_{feature.upper()}.")
+
+
+EMAIL_PATTERN = r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+def review_column_config(contact_options: list[str]) -> dict:
+    """Column setup of the review grid: CRM values read-only beside editable proposals."""
+    from lib.review import FIELD_LABELS
+    from lib.schemas import STAGES
+
+    cc = st.column_config
+    config = {
+        "accept": cc.CheckboxColumn("Accept", help="Only accepted rows are saved.", pinned=True),
+        "contact": cc.SelectboxColumn("Contact", options=contact_options, required=True, width="medium",
+                                      help="The CRM contact this person is; or create a new one.", pinned=True),
+        "match": cc.TextColumn("Why", width="medium", help="Why the contact was matched (or not)."),
+        "confidence": cc.ProgressColumn("Confidence", min_value=0.0, max_value=1.0, format="%.2f"),
+        "locked": cc.TextColumn("Locked", help="Fields a person edited by hand; kept unless you unlock."),
+        "unlock": cc.CheckboxColumn("Unlock", help="Let the proposed values replace hand-edited fields."),
+        "check": cc.TextColumn("Check", width="medium", help="What stops this row from being saved."),
+    }
+    for name, label in FIELD_LABELS.items():
+        crm_label = f"{label} · CRM"
+        if name == "deal_stage":
+            config[name] = cc.SelectboxColumn(label, options=STAGES)
+            config[f"{name}_crm"] = cc.TextColumn(crm_label)
+        elif name == "next_step_date":
+            config[name] = cc.DateColumn(label, format="YYYY-MM-DD")
+            config[f"{name}_crm"] = cc.DateColumn(crm_label, format="YYYY-MM-DD")
+        elif name == "amount":
+            config[name] = cc.NumberColumn(label, min_value=0, format="%.2f")
+            config[f"{name}_crm"] = cc.NumberColumn(crm_label, format="%.2f")
+        else:
+            config[name] = cc.TextColumn(label, validate=EMAIL_PATTERN if name == "email" else None)
+            config[f"{name}_crm"] = cc.TextColumn(crm_label)
+    return config
+
+
+READ_ONLY_REVIEW_COLUMNS = ["match", "confidence", "locked", "check"]

@@ -1,6 +1,166 @@
-"""Placeholder: this page is built in issue 4."""
+"""Contacts: find a contact, see its fields, deal and timeline (who changed what, AI or person, at what
+cost), revert a change, edit by hand, import contacts from CSV, and the pipeline by stage."""
 
+import pandas as pd
 import streamlit as st
 
+from lib import charts, contacts_import, resources, ui
+from lib.crm import CREATED, CrmStore
+from lib.errors import ScribeError
+from lib.schemas import STAGES
+
 st.title("Contacts")
-st.info("Not built yet: this page arrives with issue 4. Summarize works today.")
+crm = CrmStore(resources.database())
+crm.seed_if_empty()
+
+EDITABLE = {"name": "Name", "email": "Email", "phone": "Phone", "title": "Title"}
+ACTORS = {"ai": "AI", "human": "person", "undo": "undo", "import": "import"}
+
+
+def pick_contact() -> int | None:
+    """Search box and results table; the selected row (or ?contact=ID) is the contact shown."""
+    query = st.text_input("Search contacts", key="contacts_query", placeholder="Name, email, company or title")
+    found = crm.search_contacts(query, limit=200)
+    picked = st.dataframe(found, hide_index=True, on_select="rerun", selection_mode="single-row",
+                          key="contacts_table", column_config={"id": st.column_config.NumberColumn("#", format="%d")})
+    rows = picked.selection.rows if picked else []
+    if rows:
+        return int(found.iloc[rows[0]]["id"])
+    from_link = st.query_params.get("contact")
+    return int(from_link) if from_link and from_link.isdigit() else None
+
+
+def show_contact(contact_id: int) -> None:
+    contact = crm.get_contact(contact_id)
+    if contact is None:
+        st.warning(f"No contact #{contact_id}.")
+        return
+    st.subheader(f"{contact['name']} · {contact.get('company') or 'no company'}")
+    if contact.get("archived"):
+        st.warning("This contact was removed (archived), e.g. by an undo.")
+    locked = crm.locked_fields("contact", contact_id)
+    with st.form(f"edit_{contact_id}"):
+        cols = st.columns(len(EDITABLE))
+        values = {f: col.text_input(label + (" 🔒" if f in locked else ""), contact.get(f) or "",
+                                    help="Edited by hand: AI proposals will not overwrite it." if f in locked else None)
+                  for (f, label), col in zip(EDITABLE.items(), cols, strict=True)}
+        if st.form_submit_button("Save my edits"):
+            save_edits("contact", contact_id, contact, values)
+    show_deal(contact_id)
+
+
+def show_deal(contact_id: int) -> None:
+    deal = crm.deal_for_contact(contact_id)
+    if deal is None:
+        st.caption("No deal yet.")
+        return
+    with st.form(f"deal_{deal['id']}"):
+        st.markdown(f"**Deal:** {deal['name']}")
+        a, b, c, d = st.columns(4)
+        stage = a.selectbox("Stage", STAGES, index=STAGES.index(deal["stage"]))
+        amount = b.number_input("Amount", min_value=0.0, value=float(deal["amount"] or 0), step=1000.0)
+        step = c.text_input("Next step", deal.get("next_step") or "")
+        when = d.date_input("Next step date", value=pd.to_datetime(deal["next_step_date"]).date()
+                            if deal.get("next_step_date") is not None else None)
+        if st.form_submit_button("Save deal edits"):
+            save_edits("deal", int(deal["id"]), deal,
+                       {"stage": stage, "amount": amount, "next_step": step, "next_step_date": when})
+
+
+def save_edits(entity: str, entity_id: int, current: dict, values: dict) -> None:
+    changed = {f: v for f, v in values.items() if (v or None) != (current.get(f) or None)
+               and not (f == "amount" and float(current.get(f) or 0) == float(v or 0))}
+    try:
+        for field, value in changed.items():
+            crm.edit_by_hand(entity, entity_id, field, value or None, ui.current_user())
+    except ScribeError as err:
+        ui.show_error(err)
+        return
+    st.session_state.contacts_flash = f"Saved {len(changed)} edit(s); edited fields are now locked against AI values." \
+        if changed else "Nothing changed."
+    st.rerun()
+
+
+def show_timeline(contact_id: int) -> None:
+    st.markdown("#### Timeline")
+    events = crm.timeline(contact_id).head(60)
+    if events.empty:
+        st.caption("Nothing recorded yet.")
+    for n, event in events.iterrows():
+        with st.container(border=True):
+            if event["what"] == "interaction":
+                show_interaction(event)
+            else:
+                show_change(event, n)
+
+
+def show_interaction(event: pd.Series) -> None:
+    who = event["approved_by"] or "someone"
+    st.markdown(f"**{event['kind']}** · {event['ts']:%Y-%m-%d %H:%M} · by {who}")
+    st.text(event["summary"] or "")
+    if isinstance(event["note"], str) and event["note"]:
+        with st.expander("The note"):
+            st.text(event["note"])
+
+
+def show_change(event: pd.Series, n: int) -> None:
+    actor = ACTORS.get(event["actor"], event["actor"])
+    what = "created" if event["field"] == CREATED else f"`{event['field']}`: {event['old_value'] or '∅'} → {event['new_value'] or '∅'}"
+    cost = event["call_cost_usd"]
+    line = f"**{event['entity']}** {what} · {actor}"
+    if event["actor"] == "ai":
+        line += f", approved by {event['approved_by']}"
+    elif event["approved_by"]:
+        line += f" ({event['approved_by']})"
+    line += f" · {event['ts']:%Y-%m-%d %H:%M}"
+    if pd.notna(cost):
+        line += f" · call cost {ui.money(cost)}"
+    st.markdown(line)
+    if isinstance(event["evidence"], str) and event["evidence"]:
+        st.caption(f"Evidence: “{event['evidence']}”")
+    left, right, _ = st.columns([1, 1, 4])
+    if event["field"] != CREATED and left.button("Revert", key=f"revert_{event['history_id']}_{n}"):
+        run(lambda: crm.revert_change(int(event["history_id"]), ui.current_user()), "Reverted.")
+    if event["actor"] == "ai" and right.button("Undo whole save", key=f"undo_{event['change_set_id']}_{n}"):
+        run(lambda: crm.undo(event["change_set_id"], ui.current_user()), "Undone.")
+
+
+def run(action, done: str) -> None:
+    try:
+        result = action()
+    except ScribeError as err:
+        ui.show_error(err)
+        return
+    st.session_state.contacts_flash = done + ("  \n" + "  \n".join(result.skipped) if result.skipped else "")
+    st.rerun()
+
+
+def import_section() -> None:
+    with st.expander("Import contacts from CSV (Scribe, HubSpot or Salesforce export)"):
+        upload = st.file_uploader("CSV file", type=["csv"], key="contacts_import_file")
+        if upload is None:
+            return
+        try:
+            preview = contacts_import.read_contacts_csv(upload.getvalue(), upload.name, crm.known_emails())
+        except ScribeError as err:
+            ui.show_error(err)
+            return
+        st.caption(f"{preview.source}: {len(preview.rows)} contact(s) to import; columns used: "
+                   + ", ".join(f"{c} → {f}" for f, c in preview.mapping.items()))
+        if preview.bad:
+            st.warning(f"{len(preview.bad)} row(s) will not be imported:")
+            st.dataframe(pd.DataFrame(preview.bad, columns=["line", "reason"]), hide_index=True)
+        if preview.rows and st.button(f"Import {len(preview.rows)} contact(s)"):
+            result = crm.import_contacts(preview.rows, ui.current_user())
+            st.success(f"Imported {len(result.created_contacts)} contact(s) in one change set.")
+
+
+if flash := st.session_state.pop("contacts_flash", None):
+    st.success(flash)
+chosen = pick_contact()
+if chosen is not None:
+    show_contact(chosen)
+    show_timeline(chosen)
+import_section()
+st.markdown("#### Pipeline by stage")
+st.plotly_chart(charts.pipeline_chart(crm.pipeline_by_stage()), config={"displaylogo": False})

@@ -1,6 +1,134 @@
-"""Placeholder: this page is built in issue 4."""
+"""Extract to CRM: notes in, a review grid of what Claude proposes, save what the rep accepts."""
 
 import streamlit as st
 
-st.title("Extract")
-st.info("Not built yet: this page arrives with issue 4. Summarize works today.")
+from lib import extraction, resources, review, ui
+from lib.crm import CrmStore
+from lib.errors import ScribeError
+from lib.text import decode_upload
+
+st.title("Extract CRM fields from notes")
+crm = CrmStore(resources.database())
+crm.seed_if_empty()
+
+
+def notes_from_input() -> list[str]:
+    """The pasted notes (split on lines of ---) and the uploaded files (.txt whole, .csv by its note column)."""
+    pasted = extraction.split_notes(st.session_state.get("extract_text", ""))
+    uploaded = []
+    for file in st.session_state.get("extract_files") or []:
+        text = decode_upload(file.getvalue(), file.name)
+        uploaded += extraction.notes_from_file(file.name, text)
+    return pasted + uploaded
+
+
+def run_extraction(model: str) -> None:
+    """One call per note; a note that fails is reported and the others go on."""
+    try:
+        notes = notes_from_input()
+    except ScribeError as err:
+        ui.show_error(err)
+        return
+    if not notes:
+        st.error("There is no note to read.  \nPaste a note (separate several with a line of ---) or upload a file.")
+        return
+    runs, progress = [], st.progress(0.0, text=f"Reading {len(notes)} note(s)…")
+    for n, note in enumerate(notes, start=1):
+        try:
+            runs.append(extraction.extract_note(resources.gateway(), note, user=ui.current_user(), model=model))
+        except ScribeError as err:
+            st.caption(f"Note {n}:")
+            ui.show_error(err)
+        progress.progress(n / len(notes), text=f"Read {n} of {len(notes)} note(s)")
+    if runs:
+        start_review(runs)
+
+
+def start_review(runs: list[extraction.NoteExtraction]) -> None:
+    st.session_state.extract_review = review.build_review(runs, crm)
+    review.refresh_checks(st.session_state.extract_review)
+    st.session_state.extract_grid = st.session_state.get("extract_grid", 0) + 1
+    st.session_state.pop("extract_saved", None)
+
+
+def on_grid_change(key: str) -> None:
+    review.apply_edits(st.session_state.extract_review, st.session_state[key]["edited_rows"], crm)
+    st.session_state.extract_grid += 1  # redraw from the updated review (fresh CRM values, checks)
+
+
+def show_review(current: review.Review) -> None:
+    st.subheader(f"Review: {len(current.frame)} person(s) from {len(current.notes)} note(s)")
+    ui.sandbox_label()
+    key = f"review_grid_{st.session_state.extract_grid}"
+    st.data_editor(current.frame, key=key, hide_index=True, num_rows="fixed",
+                   column_config=ui.review_column_config(current.contact_options),
+                   disabled=ui.READ_ONLY_REVIEW_COLUMNS + [c for c in current.frame if c.endswith("_crm")],
+                   on_change=on_grid_change, args=(key,))
+    for meta, (_, row) in zip(current.meta, current.frame.iterrows(), strict=True):
+        with st.expander(f"Evidence · {row['name']}"):
+            for item in meta.person.evidence:
+                st.markdown(f"**{review.FIELD_LABELS[item.field.value]}**: “{item.quote}”")
+            st.caption(f"Match candidates: {', '.join(meta.options) or 'none'}")
+    for run in current.notes.values():
+        st.caption(ui.usage_line(run.result))
+
+
+def save_review(current: review.Review) -> None:
+    blocking = review.blocking_problems(current)
+    if blocking:
+        st.error("Nothing was saved. Fix these first:  \n" + "  \n".join(f"- {p}" for p in blocking))
+        return
+    request = review.to_save_request(current, ui.current_user())
+    if not request.rows:
+        st.warning("No row is accepted: nothing to save.")
+        return
+    try:
+        result = crm.save(request)
+    except ScribeError as err:
+        ui.show_error(err)
+        return
+    for run in current.notes.values():
+        resources.usage_log().set_outcome(run.result.call_id, "crm_change_set", result.change_set_id)
+    st.session_state.extract_saved = result
+
+
+def show_saved() -> None:
+    result = st.session_state.get("extract_saved")
+    if result is None:
+        return
+    if result.already_saved:
+        st.info(f"This review was already saved (change set `{result.change_set_id[:8]}`); nothing was duplicated.")
+    else:
+        st.success(f"Saved: {len(result.created_contacts)} new contact(s), {len(result.updated_contacts)} updated, "
+                   f"{result.changes} field change(s) recorded (change set `{result.change_set_id[:8]}`).")
+    for skipped in result.skipped:
+        st.caption(f"Kept: {skipped}")
+    touched = result.updated_contacts + result.created_contacts
+    if touched:
+        st.markdown("Timelines: " + " · ".join(f"[#{cid}](contacts?contact={cid})" for cid in touched))
+    if st.button("Undo this save", help="Restores every old value, as a new recorded change."):
+        undo = crm.undo(result.change_set_id, ui.current_user())
+        st.session_state.pop("extract_saved")
+        st.success(f"Undone: {undo.changes} change(s) reverted." + (
+            "  \n" + "  \n".join(undo.skipped) if undo.skipped else ""))
+
+
+incoming = st.session_state.pop("extract_incoming", None)
+if incoming:
+    start_review(incoming)
+
+with st.container(border=True):
+    st.text_area("Notes", key="extract_text", height=200,
+                 placeholder="Paste one note, or several separated by a line of ---")
+    st.file_uploader("…or upload .txt / .csv files", type=["txt", "csv"], accept_multiple_files=True,
+                     key="extract_files", help="A CSV needs a 'note' column.")
+    model = ui.model_picker("extract")
+    if st.button("Extract", type="primary"):
+        run_extraction(model)
+
+current = st.session_state.get("extract_review")
+if current is not None:
+    show_review(current)
+    if st.button("Save accepted rows to CRM", type="primary"):
+        save_review(current)
+    show_saved()

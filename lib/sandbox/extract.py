@@ -175,6 +175,7 @@ class Person:
     context: list[int] = field(default_factory=list)  # sentence indices about this person
     mentions: list[int] = field(default_factory=list)  # sentence indices naming them
     facts: dict[str, Fact] = field(default_factory=dict)
+    deal_context: list[int] = field(default_factory=list)  # sentences about their company's deal
 
     @property
     def first(self) -> str:
@@ -275,6 +276,7 @@ class Note:
         self._assign_context()
         for person in self.people:
             self._fill(person)
+        self._share_deals()
 
     # --- companies and people -------------------------------------------------------------------
     def _companies(self) -> list[tuple[int, int, str]]:
@@ -383,8 +385,9 @@ class Note:
             s = self.sentences[i].text
             if "phone" not in person.facts and (found := phones(s)):
                 person.facts["phone"] = Fact(found[0][0].strip(), s)
-            if "amount" not in person.facts and (money := AMOUNT_RE.search(s)):
-                person.facts["amount"] = Fact(amount_value(money), s)
+            if "amount" not in person.facts and (money := list(AMOUNT_RE.finditer(s))):
+                # the last figure is the total ("60 at $800 comes to $48,000") or the revision ("$92k → $88k")
+                person.facts["amount"] = Fact(amount_value(money[-1]), s)
         self._fill_company_and_title(person)
         self._fill_next_step(person)
 
@@ -444,10 +447,40 @@ class Note:
                 person.facts["title"] = Fact(t[0].strip(), s)
             if "company" not in person.facts and (company := self._company_in(s)):
                 person.facts["company"] = Fact(company, s)
+        if "company" not in person.facts and (near := self._company_before(person)):
+            person.facts["company"] = near
         if "company" not in person.facts and "email" in person.facts:
             domain = person.facts["email"].value.split("@")[1].split(".")[0]
             if domain.lower() not in FREE_MAIL:
                 person.facts["company"] = Fact(domain.capitalize(), person.facts["email"].quote)
+
+    def _company_before(self, person: Person) -> Fact | None:
+        """The note's one company, named before the person ("Demo with Acme Corp. John ..."); with
+        several companies in the note, a guess would too often be wrong, so none."""
+        if not person.mentions or len({name for _s, _e, name in self.companies}) != 1:
+            return None
+        start = self.sentences[person.mentions[0]].start
+        before = [(s, name) for s, _e, name in self.companies if s < start]
+        if not before:
+            return None
+        at, name = max(before)
+        return Fact(name, next((x.text for x in self.sentences if x.start <= at < x.end), name))
+
+    def _share_deals(self) -> None:
+        """Deal facts belong to the first person named at each company: one deal per account and note."""
+        groups: dict[str, list[Person]] = {}
+        for person in self.people:
+            company = person.facts.get("company")
+            key = re.sub(r"\W|inc|corp|ltd|llc|gmbh", "", str(company.value).lower()) if company else person.name
+            groups.setdefault(key, []).append(person)
+        for members in groups.values():
+            owner = members[0]
+            owner.deal_context = sorted({i for m in members for i in m.context})
+            for other in members[1:]:
+                for field_name in ("amount", "next_step", "next_step_date"):
+                    fact = other.facts.pop(field_name, None)
+                    if fact is not None and field_name not in owner.facts:
+                        owner.facts[field_name] = fact
 
     def _company_in(self, text: str) -> str | None:
         hits = [(text.find(name), name) for _s, _e, name in self.companies if name in text]

@@ -306,6 +306,9 @@ class SchemaFiller:
 
     def _enum(self, options: list[Any], name: str, person: Person | None) -> Any:
         text = self._context(person).lower()
+        if person is not None and re.search(r"stage|status|pipeline", _key(name)):
+            # a deal's stage is read once per account, for the first person named there
+            text = " ".join(self.note.sentences[i].text for i in person.deal_context).lower()
         best, best_score = MISSING, 0
         for option in options:
             if not isinstance(option, str):

@@ -1,0 +1,55 @@
+"""The Contacts page in AppTest: a contact's fields, deal and timeline; edits by hand; revert."""
+
+import pytest
+
+from lib import resources
+from lib.crm import CrmStore
+from lib.schemas import ProposedRow, SaveRequest
+
+
+@pytest.fixture
+def contacts(app):
+    app.switch_page("pages/contacts.py")
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def show(app, contact_id):
+    app.query_params["contact"] = str(contact_id)
+    app.run()
+    assert not app.exception, app.exception
+
+
+def test_pipeline_chart_and_search(contacts):
+    assert contacts.get("plotly_chart")
+    contacts.text_input(key="contacts_query").input("initech").run()
+    table = contacts.dataframe[0].value
+    assert {"Robert Chen", "Emily Chen"} <= set(table["name"])
+
+
+def test_contact_shows_fields_deal_and_an_ai_change_that_can_be_reverted(contacts):
+    crm = CrmStore(resources.database())
+    crm.save(SaveRequest(review_key="k", user="dana", rows=[ProposedRow(
+        contact_id=1, values={"title": "COO"}, evidence={"title": "John (COO)"}, note="Date: 2026-11-19\nMet John.")]))
+    show(contacts, 1)
+    assert any("John Smith" in h.value for h in contacts.subheader)
+    assert next(t for t in contacts.text_input if t.label.startswith("Title")).value == "COO"
+    text = " ".join(m.value for m in contacts.markdown)
+    assert "`title`: VP Operations → COO · AI, approved by dana" in text
+    assert any("John (COO)" in c.value for c in contacts.caption)
+    revert = next(b for b in contacts.button if b.label == "Revert")
+    revert.click().run()
+    assert crm.get_contact(1)["title"] == "VP Operations"
+    assert any("Reverted" in s.value for s in contacts.success)
+
+
+def test_hand_edit_is_recorded_and_locks_the_field(contacts):
+    show(contacts, 2)
+    title = next(t for t in contacts.text_input if t.label.startswith("Title"))
+    title.input("Procurement Director")
+    next(b for b in contacts.button if b.label == "Save my edits").click().run()
+    crm = CrmStore(resources.database())
+    assert crm.get_contact(2)["title"] == "Procurement Director"
+    assert crm.locked_fields("contact", 2) == {"title"}
+    assert any(t.label == "Title 🔒" for t in contacts.text_input)

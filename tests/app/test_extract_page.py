@@ -1,0 +1,70 @@
+"""The Extract page in AppTest: notes in, a review grid out, save, save again, undo."""
+
+from pathlib import Path
+
+import pytest
+
+from lib import resources
+
+NOTE = (Path(__file__).resolve().parents[2] / "data" / "notes" / "01_acme_demo.txt").read_text()
+
+
+@pytest.fixture
+def extract(app):
+    app.switch_page("pages/extract.py")
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def click(app, label):
+    next(b for b in app.button if b.label == label).click().run()
+    assert not app.exception, app.exception
+
+
+def crm_value(sql, params):
+    return resources.database().cursor().execute(sql, params).fetchone()
+
+
+def test_empty_input_gets_a_message_and_no_call(extract, app_env):
+    click(extract, "Extract")
+    assert any("There is no note" in e.value for e in extract.error)
+    assert not [e for e in app_env.journal if e["path"] == "/v1/messages"]
+
+
+def test_extract_review_save_save_again_undo(extract):
+    extract.text_area(key="extract_text").input(NOTE).run()
+    click(extract, "Extract")
+    grid = extract.session_state["extract_review"].frame
+    assert {"John Smith", "Linda Park", "Tom Baker"} <= set(grid["name"])
+    john = grid[grid["name"] == "John Smith"].iloc[0]
+    assert john["contact"].endswith("(#1)") and john["deal_stage_crm"] == "demo" and john["deal_stage"] == "proposal"
+    assert "next_step" in john["locked"]  # dana typed the next step by hand
+    tom = grid[grid["name"] == "Tom Baker"].iloc[0]
+    assert tom["contact"].startswith("➕")
+
+    click(extract, "Save accepted rows to CRM")
+    assert any("Saved:" in s.value for s in extract.success)
+    assert crm_value("SELECT stage FROM deals WHERE id = 1", []) == ("proposal",)
+    assert crm_value("SELECT next_step FROM deals WHERE id = 1", []) == ("Follow-up demo for finance",)  # locked
+    assert crm_value("SELECT count(*) FROM contacts WHERE email = 'tom.baker@acme.com'", []) == (1,)
+
+    click(extract, "Save accepted rows to CRM")
+    assert any("already saved" in i.value for i in extract.info)
+    assert crm_value("SELECT count(*) FROM contacts WHERE email = 'tom.baker@acme.com'", []) == (1,)
+
+    click(extract, "Undo this save")
+    assert any("Undone" in s.value for s in extract.success)
+    assert crm_value("SELECT stage FROM deals WHERE id = 1", []) == ("demo",)
+    assert crm_value("SELECT count(*) FROM contacts WHERE email = 'tom.baker@acme.com' AND NOT archived", []) == (0,)
+
+
+def test_a_bad_csv_upload_is_a_clear_message(extract):
+    # AppTest has no file_uploader driver: the page's parser is what runs on an upload
+    from lib.errors import InputRejected
+    from lib.extraction import notes_from_file
+
+    with pytest.raises(InputRejected, match="no 'note' column"):
+        notes_from_file("x.csv", "text,date\nhello,2026-01-01\n")
+    assert notes_from_file("x.csv", "note,date\nfirst note,2026-01-01\n,\n") == ["first note"]
+    assert notes_from_file("x.txt", "a\n---\nb") == ["a", "b"]

@@ -1,0 +1,61 @@
+"""Notes to CRM in a real browser: extract, edit a cell, save, see it on the timeline, undo it."""
+
+from pathlib import Path
+
+from lib.crm import CrmStore
+from lib.db import Database
+
+NOTE = (Path(__file__).resolve().parents[2] / "data" / "notes" / "01_acme_demo.txt").read_text()
+TITLE_COLUMN_FROM_WHY = 9  # Why → Name·CRM, Name, Email·CRM, Email, Company·CRM, Company, Title·CRM, Title
+
+
+def edit_cell(page, row: int, moves_right: int, value: str) -> None:
+    """Select a read-only cell of the grid, walk right with the keyboard, open the editor, type, commit."""
+    grid = page.locator(".stDataFrameGlideDataEditor").first
+    grid.click(position={"x": 300, "y": 35 + 17 + 35 * row})  # the 'Why' cell of that row
+    for _ in range(moves_right):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    editor = page.locator("textarea.gdg-input").first
+    editor.wait_for()
+    editor.fill(value)
+    page.keyboard.press("Enter")
+
+
+def wait_until_idle(page) -> None:
+    """Streamlit shows its status widget while a run is in progress."""
+    page.wait_for_timeout(300)
+    page.get_by_test_id("stStatusWidget").wait_for(state="detached", timeout=30_000)
+
+
+def test_extract_edit_save_timeline_undo(page, streamlit_app, browser_sandbox):
+    browser_sandbox.configure(tokens_per_s=2000)  # this test is about the grid, not about streaming
+    page.goto(streamlit_app.url + "/extract")
+    page.get_by_role("textbox", name="Notes").fill(NOTE)
+    page.get_by_role("button", name="Extract", exact=True).click()
+    page.get_by_text("Review: 3 person(s) from 1 note(s)").wait_for(timeout=30_000)
+    assert page.get_by_test_id("glide-cell-1-0").inner_text() == "John Smith · Acme Corp. (#1)"
+
+    edit_cell(page, row=0, moves_right=TITLE_COLUMN_FROM_WHY, value="Chief Ops Officer")
+    wait_until_idle(page)  # the edit reruns the page, which redraws the grid from the review
+    assert page.get_by_test_id("glide-cell-0-0").inner_text() == "true"  # John's row is accepted
+
+    page.get_by_role("button", name="Save accepted rows to CRM").click()
+    page.get_by_text("Saved: 1 new contact(s), 2 updated").wait_for()
+
+    page.goto(streamlit_app.url + "/contacts?contact=1")
+    page.get_by_text("John Smith · Acme Corp.").first.wait_for()
+    change = page.get_by_text("VP Operations → Chief Ops Officer")
+    change.wait_for()
+    assert "AI, approved by rep" in change.inner_text()
+    assert page.get_by_role("textbox", name="Title").input_value() == "Chief Ops Officer"
+
+    page.get_by_role("button", name="Undo whole save").first.click()
+    page.get_by_text("Undone.").wait_for()
+    page.get_by_text("Chief Ops Officer → VP Operations").wait_for()  # the undo is itself recorded
+    assert page.get_by_role("textbox", name="Title").input_value() == "VP Operations"
+
+    streamlit_app.stop()
+    crm = CrmStore(Database(streamlit_app.db_path))
+    assert crm.get_contact(1)["title"] == "VP Operations"
+    assert crm.contact_by_email("tom.baker@acme.com") is None  # the contact the save created is gone again
