@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from playwright.sync_api import expect
+
 from lib.crm import CrmStore
 from lib.db import Database
 
@@ -48,12 +50,12 @@ def test_extract_edit_save_timeline_undo(page, streamlit_app, browser_sandbox):
     change = page.get_by_text("VP Operations → Chief Ops Officer")
     change.wait_for()
     assert "AI, approved by rep" in change.inner_text()
-    assert page.get_by_role("textbox", name="Title").input_value() == "Chief Ops Officer"
+    expect(page.get_by_role("textbox", name="Title", exact=True)).to_have_value("Chief Ops Officer")
 
     page.get_by_role("button", name="Undo whole save").first.click()
     page.get_by_text("Undone.").wait_for()
     page.get_by_text("Chief Ops Officer → VP Operations").wait_for()  # the undo is itself recorded
-    assert page.get_by_role("textbox", name="Title").input_value() == "VP Operations"
+    expect(page.get_by_role("textbox", name="Title", exact=True)).to_have_value("VP Operations")
 
     streamlit_app.stop()
     crm = CrmStore(Database(streamlit_app.db_path))
