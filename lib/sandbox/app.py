@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from . import catalogue
+from .admin import admin_routes
 from .batches import batch_json, paginate
 from .clock import to_datetime
 from .control import control_routes
@@ -156,7 +157,7 @@ class Api:
             return PacedResponse(
                 200,
                 headers,
-                self._events(prepared, rid, progress, settle),
+                self._events(prepared, rid, progress, settle, request.state.journal),
                 lambda _done: settle("client_disconnect"),
             )
         await self.sim.clock.sleep_until(prepared.end_time)
@@ -170,9 +171,13 @@ class Api:
         return JSONResponse(prepared.completion.message_json(), headers=prepared.headers)
 
     async def _events(
-        self, p: Prepared, rid: str, progress: dict[str, Any], settle: Any
+        self, p: Prepared, rid: str, progress: dict[str, Any], settle: Any, journal: dict[str, Any] | None = None
     ) -> AsyncIterator[bytes | Abort]:
+        """The SSE frames, each sent when its last token is due. The journal gets the send times of the
+        first and last token-carrying frames (first_delta_at / last_delta_at, clock seconds), which
+        is what end-to-end latency benchmarks measure against."""
         clock, last = self.sim.clock, len(p.events) - 1
+        journal = journal if journal is not None else {}
         for n, event in enumerate(p.events):
             if p.fault is not None and n == p.fault.after_events:
                 if p.fault.kind == "disconnect":
@@ -185,6 +190,8 @@ class Api:
                 return
             if event.token_at is not None:
                 await clock.sleep_until(p.deadline(event.token_at))
+                journal.setdefault("first_delta_at", clock.now())
+                journal["last_delta_at"] = clock.now()
             progress["sent"] += event.tokens
             if n == last:
                 settle("ok")
@@ -311,6 +318,7 @@ def build_app(sim: Simulator) -> Starlette:
         Route("/v1/messages/batches/{batch_id}/results", api.batch_results, methods=["GET"]),
         Route("/v1/models", api.list_models, methods=["GET"]),
         Route("/v1/models/{model_id:path}", api.get_model, methods=["GET"]),
+        *admin_routes(sim),  # GET /v1/organizations/cost_report (admin.py)
         Mount("/_sandbox", routes=control_routes(sim)),
     ]
     return Starlette(
