@@ -15,12 +15,15 @@ handed to the SDK and nowhere else.
 
 from __future__ import annotations
 
+import copy
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -78,6 +81,12 @@ class CallContext:
 
 
 _current_call: ContextVar[CallContext | None] = ContextVar("scribe_current_call", default=None)
+# Warnings of the last budget check in this thread (see Gateway._admit), until a call context takes them.
+_admission_warnings: ContextVar[tuple[str, ...]] = ContextVar("scribe_admission_warnings", default=())
+# Told (status or None for a connection error, headers) about every HTTP attempt made in this context;
+# the bulk runner's rate limiter listens here (see `observe_attempts`).
+_attempt_observer: ContextVar[Callable[[int | None, dict[str, str]], None] | None] = ContextVar(
+    "scribe_attempt_observer", default=None)
 
 
 @dataclass
@@ -166,6 +175,7 @@ class RecordingTransport(httpx2.BaseTransport):
                                                                           float | None], None]):
         self.inner = inner
         self.on_failure = on_failure
+        self.latest_rate_limits: dict[str, str] | None = None  # the last Messages response's headers
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         ctx = _current_call.get()
@@ -174,19 +184,32 @@ class RecordingTransport(httpx2.BaseTransport):
         attempt = Attempt(number=int(request.headers.get("x-stainless-retry-count", "0") or 0),
                           started=time.perf_counter())
         ctx.attempts.append(attempt)
+        observer = _attempt_observer.get()
         try:
             response = self.inner.handle_request(request)
         except httpx2.TransportError as exc:
             self.on_failure(ctx, attempt, "connection_error", type(exc).__name__, None)
+            if observer is not None:
+                observer(None, {})
             raise
         attempt.status = response.status_code
         attempt.request_id = response.headers.get("request-id")
         attempt.headers = dict(response.headers)
+        limits = {k: v for k, v in attempt.headers.items() if k.startswith("anthropic-ratelimit-")}
+        if limits:
+            self.latest_rate_limits = limits
+        if observer is not None:
+            observer(response.status_code, attempt.headers)
         if response.status_code >= 400:
             response.read()  # small error body; the SDK reads it again from the cache
             error_type, _ = _error_type(response)
             self.on_failure(ctx, attempt, str(response.status_code), error_type,
                             retry_after_seconds(response.headers))
+        elif "text/event-stream" not in response.headers.get("content-type", ""):
+            # A JSON body can still break after the headers (dropped connection): log that attempt
+            # here, since no reply will reach the gateway. Streams log their own breaks.
+            response.stream = _BodyWatch(response.stream, lambda exc: self.on_failure(
+                ctx, attempt, "connection_error", type(exc).__name__, None))
         return response
 
     def close(self) -> None:
@@ -208,7 +231,7 @@ class Gateway:
         backend: str,
         max_retries: int = 2,
         timeout_s: float = 120.0,
-        budget_check: Callable[[str, str, str], str] | None = None,
+        budget_check: Callable[[str, str, str], Any] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         transport: httpx2.BaseTransport | None = None,
     ):
@@ -219,6 +242,7 @@ class Gateway:
         self.budget_check = budget_check
         self._model_info: dict[str, dict[str, Any]] = {}
         recording = RecordingTransport(transport or httpx2.HTTPTransport(), self._log_failed_attempt)
+        self._recording = recording
         self.client = anthropic.Anthropic(
             api_key=api_key,
             base_url=base_url,
@@ -273,9 +297,9 @@ class Gateway:
         return message, self._finish(ctx, message, text=text, ttft_ms=None)
 
     def count_tokens(self, *, model: str, messages: list[dict[str, Any]], system: Any = None,
-                     tools: list[dict[str, Any]] | None = None) -> int:
+                     tools: list[dict[str, Any]] | None = None, output_config: dict[str, Any] | None = None) -> int:
         """Input tokens of a prompt, as the API counts them (free; not logged)."""
-        kwargs = _drop_none(model=model, messages=messages, system=system, tools=tools)
+        kwargs = _drop_none(model=model, messages=messages, system=system, tools=tools, output_config=output_config)
         with _translate_errors():
             return self.client.messages.count_tokens(**kwargs).input_tokens
 
@@ -291,17 +315,73 @@ class Gateway:
                 self._model_info[model] = self.client.models.retrieve(model).model_dump(mode="json")
         return self._model_info[model]
 
+    def cost_report(self, admin_key: str, *, starting_at: datetime, ending_at: datetime,
+                    transport: httpx2.BaseTransport | None = None) -> list[dict[str, Any]]:
+        """Anthropic's cost report for [starting_at, ending_at): the raw pages, daily buckets grouped by
+        description (model, token type, service tier), every page fetched.
+
+        GET /v1/organizations/cost_report (Admin API) is not wrapped by SDK 2.14, so it goes through the
+        SDK's generic `client.get` on a short-lived client built with the admin key, at this gateway's
+        base URL (the sandbox serves the same endpoint). The key is sent as x-api-key only, never logged;
+        the SDK retries as usual; nothing is written to the usage log (the report costs nothing).
+        Ranges longer than 31 days (the API's cap) are fetched 31 days at a time.
+        """
+        http_client = anthropic.DefaultHttpxClient(transport=transport) if transport is not None else None
+        client = anthropic.Anthropic(api_key=admin_key, base_url=self.base_url, max_retries=2, timeout=60,
+                                     http_client=http_client,
+                                     default_headers={"X-Api-Key": admin_key, "Authorization": anthropic.omit})
+        pages: list[dict[str, Any]] = []
+        try:
+            with client, _translate_errors():
+                start = starting_at
+                while start < ending_at:
+                    end = min(ending_at, start + timedelta(days=31))
+                    pages += self._cost_report_pages(client, start, end)
+                    start = end
+        except AuthenticationFailed as err:
+            raise AuthenticationFailed(f"Anthropic refused the admin key: {err.message}",
+                                       "Check ANTHROPIC_ADMIN_KEY: it must be an Admin API key (sk-ant-admin…).",
+                                       request_id=err.request_id) from err
+        return pages
+
+    @staticmethod
+    def _cost_report_pages(client: anthropic.Anthropic, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"starting_at": _rfc3339(start), "ending_at": _rfc3339(end), "bucket_width": "1d",
+                                  "group_by": ["description"], "limit": 31}
+        pages = []
+        while True:
+            page = client.get("/v1/organizations/cost_report", cast_to=object, options={"params": params})
+            if not isinstance(page, dict):
+                raise InvalidRequest("The cost report came back in an unexpected shape.")
+            pages.append(page)
+            if not page.get("has_more") or not page.get("next_page"):
+                return pages
+            params = {**params, "page": page["next_page"]}
+
     # -- internals --------------------------------------------------------------------------------
 
     def _admit(self, feature: str, user: str, model: str) -> str:
-        """Budgets are checked before anything is sent; the check may step the model down."""
+        """Budgets are checked before anything is sent; the check may step the model down.
+
+        `budget_check` returns the model to use, or an object with `.model` and `.warnings` (a
+        lib.budgets.Verdict); its warnings wait here and go into the next call context this thread
+        builds, so they reach the call's result (and the page) with the call's other warnings.
+        """
+        _admission_warnings.set(())
         if self.budget_check is None:
             return model
-        return self.budget_check(feature, user, model)
+        verdict = self.budget_check(feature, user, model)
+        if isinstance(verdict, str):
+            return verdict
+        _admission_warnings.set(tuple(verdict.warnings))
+        return verdict.model
 
     def _context(self, feature: str, user: str, model: str, batch_id: str | None = None) -> CallContext:
-        return CallContext(call_id=uuid.uuid4().hex, feature=feature, user=user or "unknown",
-                           model=model, backend=self.backend, batch_id=batch_id)
+        ctx = CallContext(call_id=uuid.uuid4().hex, feature=feature, user=user or "unknown",
+                          model=model, backend=self.backend, batch_id=batch_id)
+        ctx.warnings.extend(_admission_warnings.get())
+        _admission_warnings.set(())
+        return ctx
 
     def _calling(self, ctx: CallContext) -> _Calling:
         return _Calling(ctx)
@@ -355,6 +435,53 @@ class Gateway:
                           stop_reason=message.stop_reason, request_id=record.request_id, record=record,
                           row_id=row_id, incomplete=status != "ok", warnings=list(ctx.warnings))
 
+    # -- bulk work: a no-retry sibling, rate-limit headers, Message Batches ----------------------
+
+    def with_max_retries(self, max_retries: int) -> Gateway:
+        """This gateway (same usage log, transport, budgets) with its own SDK retry count.
+
+        The bulk runner uses `max_retries=0`, so its rate limiter sees every 429 and owns the waiting;
+        the shared recording transport still logs every attempt.
+        """
+        sibling = copy.copy(self)
+        sibling.client = self.client.with_options(max_retries=max_retries)
+        return sibling
+
+    def rate_limit_headers(self) -> dict[str, str] | None:
+        """The anthropic-ratelimit-* headers of the last Messages response this process saw, if any."""
+        latest = self._recording.latest_rate_limits
+        return dict(latest) if latest else None
+
+    def create_batch(self, requests: list[dict[str, Any]], *, user: str, model: str) -> BatchInfo:
+        """Submit Message Batch requests (`{"custom_id", "params"}`); budgets are checked first."""
+        chosen = self._admit("batch", user, model)
+        if chosen != model:
+            requests = [{**r, "params": {**r["params"], "model": chosen}} for r in requests]
+        with _translate_errors():
+            return BatchInfo.of(self.client.messages.batches.create(requests=requests))
+
+    def retrieve_batch(self, batch_id: str) -> BatchInfo:
+        with _translate_errors():
+            return BatchInfo.of(self.client.messages.batches.retrieve(batch_id))
+
+    def cancel_batch(self, batch_id: str) -> BatchInfo:
+        with _translate_errors():
+            return BatchInfo.of(self.client.messages.batches.cancel(batch_id))
+
+    def batch_results(self, batch_id: str) -> Iterator[BatchResultLine]:
+        """The result lines of an ended batch (any order; match them by custom_id)."""
+        with _translate_errors():
+            for line in self.client.messages.batches.results(batch_id):
+                yield BatchResultLine.of(line)
+
+    def log_batch_result(self, line: BatchResultLine, *, batch_id: str, user: str, model: str) -> CallResult:
+        """Log a succeeded batch result: its usage, service tier batch, the batch id, cost at half price."""
+        message = line.message
+        if message.usage.service_tier != "batch":  # batch pricing applies whatever the usage says
+            message = message.model_copy(update={"usage": message.usage.model_copy(update={"service_tier": "batch"})})
+        ctx = self._context("batch", user, getattr(message, "model", None) or model, batch_id=batch_id)
+        return self._finish(ctx, message, text=line.text, ttft_ms=None)
+
 
 class _Calling:
     """Makes `ctx` the current call for the transport, and turns SDK errors into domain errors."""
@@ -394,6 +521,11 @@ class TextStream:
         self._sdk_stream: Any = None
         self._ttft_ms: float | None = None
         self._iterating = False
+        # A Stop click reruns the page in a new run while the old one may still be reading: the new
+        # run asks this stream to stop and waits for it, so it never shows a half-finished object.
+        self._stop_requested = threading.Event()
+        self._done = threading.Event()
+        self._finish_lock = threading.Lock()
 
     @property
     def finished(self) -> bool:
@@ -409,12 +541,15 @@ class TextStream:
                 stream = self._sdk_stream = manager.__enter__()
             with _translate_errors():
                 for event in stream:
+                    if self._stop_requested.is_set():
+                        return  # the finally below logs what was used
                     if event.type == "text":
                         self._mark_first_token()
                         self.text += event.text
                         yield event.text
                 message = stream.get_final_message()
-            self.result = self.gateway._finish(self.ctx, message, text=self.text, ttft_ms=self._ttft_ms)
+            with self._finish_lock:
+                self.result = self.gateway._finish(self.ctx, message, text=self.text, ttft_ms=self._ttft_ms)
         except ClaudeError as exc:
             self.error = exc
             if isinstance(exc, StreamInterrupted):
@@ -425,6 +560,7 @@ class TextStream:
                 self._finish_partial("aborted", None)
             if self._sdk_stream is not None:
                 manager.__exit__(None, None, None)
+            self._done.set()
 
     def _mark_first_token(self) -> None:
         if self._ttft_ms is None and self.ctx.last is not None:
@@ -435,7 +571,18 @@ class TextStream:
         if not self.finished:
             self._finish_partial("aborted", None)
 
+    def stop(self, wait_s: float = 5.0) -> None:
+        """From another thread: stop reading, wait until the reader has logged what was used."""
+        self._stop_requested.set()
+        if self._iterating:
+            self._done.wait(wait_s)
+        self.close()
+
     def _finish_partial(self, status: str, error_type: str | None) -> None:
+        with self._finish_lock:
+            self._finish_partial_locked(status, error_type)
+
+    def _finish_partial_locked(self, status: str, error_type: str | None) -> None:
         if self.finished:
             return
         if self._sdk_stream is None:  # nothing was admitted: the transport already logged it
@@ -511,3 +658,89 @@ def output_config_for(output_format: type) -> dict[str, Any]:
 
 def _drop_none(**kwargs: Any) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if v is not None}
+
+
+def _rfc3339(moment: datetime) -> str:
+    """UTC, whole seconds, Z suffix (naive datetimes are UTC, as in the usage log)."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- bulk work: attempt observers, batch objects --------------------------------------------------
+
+
+@contextmanager
+def observe_attempts(callback: Callable[[int | None, dict[str, str]], None]) -> Iterator[None]:
+    """Call `callback(status, headers)` for every HTTP attempt of the calls made inside the block.
+
+    `status` is None when the connection failed before a response. Per thread (a ContextVar), so each
+    bulk worker hears only its own calls.
+    """
+    token = _attempt_observer.set(callback)
+    try:
+        yield
+    finally:
+        _attempt_observer.reset(token)
+
+
+class _BodyWatch(httpx2.SyncByteStream):
+    """A response body that reports, once, a connection that broke while it was read."""
+
+    def __init__(self, inner: httpx2.SyncByteStream, on_error: Callable[[httpx2.TransportError], None]):
+        self.inner = inner
+        self.on_error = on_error
+        self._reported = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self.inner
+        except httpx2.TransportError as exc:
+            if not self._reported:
+                self._reported = True
+                self.on_error(exc)
+            raise
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@dataclass
+class BatchInfo:
+    """A Message Batch as the API last described it."""
+
+    id: str
+    processing_status: str  # in_progress | canceling | ended
+    request_counts: dict[str, int]
+    created_at: datetime | None = None
+    ended_at: datetime | None = None
+    expires_at: datetime | None = None
+
+    @classmethod
+    def of(cls, batch: Any) -> BatchInfo:
+        return cls(id=batch.id, processing_status=batch.processing_status,
+                   request_counts=batch.request_counts.model_dump(), created_at=batch.created_at,
+                   ended_at=batch.ended_at, expires_at=batch.expires_at)
+
+
+@dataclass
+class BatchResultLine:
+    """One line of a batch's results: succeeded (with its message), errored, canceled or expired."""
+
+    custom_id: str
+    type: str
+    text: str = ""
+    message: Any = None  # the SDK Message, for Gateway.log_batch_result
+    error_type: str | None = None
+    error_message: str | None = None
+
+    @classmethod
+    def of(cls, line: Any) -> BatchResultLine:
+        result = line.result
+        if result.type == "succeeded":
+            text = "".join(b.text for b in result.message.content if b.type == "text")
+            return cls(custom_id=line.custom_id, type="succeeded", text=text, message=result.message)
+        if result.type == "errored":
+            error = getattr(result.error, "error", None)
+            return cls(custom_id=line.custom_id, type="errored", error_type=getattr(error, "type", None),
+                       error_message=getattr(error, "message", None))
+        return cls(custom_id=line.custom_id, type=result.type)

@@ -63,6 +63,8 @@ def run_summary() -> None:
 if go:
     run_summary()
 elif (summary := st.session_state.get("summary")) is not None:
+    if not summary.finished:
+        summary.stop()  # Stop was clicked: the previous run may still be reading the stream
     ui.sandbox_label()
     st.markdown(safe_markdown(summary.text))
     show_outcome(summary)

@@ -44,3 +44,20 @@ def test_summary_streams_into_the_page_and_is_logged(page, streamlit_app, browse
     row = rows.iloc[0]
     assert row["feature"] == "summarize" and row["status"] == "ok" and row["backend"] == "sandbox"
     assert row["output_tokens"] > 50 and row["cost_usd"] > 0
+
+
+def test_stop_keeps_the_partial_summary_and_logs_it(page, streamlit_app, browser_sandbox):
+    browser_sandbox.configure(tokens_per_s=20)  # slow enough to stop half-way
+    page.get_by_role("textbox", name="Call note").fill(NOTE)
+    page.get_by_role("button", name="Summarize", exact=True).click()
+    page.get_by_text("Key points").first.wait_for()
+    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop", exact=True).click()
+    page.get_by_text("Incomplete: stopped before the summary was finished.").wait_for()
+    main = page.locator("[data-testid='stMain']").inner_text()
+    assert "Key points" in main and "(estimated)" in main
+
+    streamlit_app.stop()
+    row = UsageLog(Database(streamlit_app.db_path)).recent().iloc[0]
+    assert row["status"] == "aborted" and row["usage_estimated"] and row["output_tokens"] > 0
+    journal = [e for e in browser_sandbox.journal if e["path"] == "/v1/messages"]
+    assert journal[-1]["decision"] == "client_disconnect"  # the stream was really closed, not left running
