@@ -189,3 +189,24 @@ def test_summary_refuses_a_note_too_long_for_the_model_without_a_call(gateway, m
     with pytest.raises(InputRejected, match="too long for claude-sonnet-4-6: [0-9,]+ tokens, the model takes 3,000"):
         summarize.start_summary(gateway, NOTE * 40, length="short", model=MODEL, user="dana")
     assert rows(gateway).empty
+
+
+def test_stop_from_another_thread_waits_for_the_reader_to_log(gateway, sandbox_realtime, db):
+    import threading
+
+    gw = Gateway(UsageLog(db), api_key="sk-test-gateway", base_url=sandbox_realtime.base_url, backend="sandbox")
+    sandbox_realtime.configure(tokens_per_s=100)
+    stream = summary_stream(gw)
+    started = threading.Event()
+
+    def read():
+        for _ in stream:
+            started.set()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    assert started.wait(10)
+    stream.stop()  # what the page's next run does after a Stop click
+    reader.join(10)
+    assert stream.finished and stream.result.incomplete
+    assert list(rows(gw)["status"]) == ["aborted"]
