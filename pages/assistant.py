@@ -1,6 +1,154 @@
-"""Placeholder: this page is built in issue 5."""
+"""Assistant: a chat over the CRM. Claude looks things up through read-only tools; changes it proposes go
+to the Extract page's review. The loop, the memory and the storage live in lib/assistant.py."""
 
 import streamlit as st
 
+from lib import resources, ui
+from lib.assistant import Assistant, to_extraction, usage_summary
+from lib.assistant_tools import CrmTools
+from lib.conversations import Conversation, ConversationStore, ToolCall, Turn
+from lib.crm import CrmStore
+from lib.errors import ScribeError
+from lib.text import safe_markdown
+
+NEW = "new"
+
+db = resources.database()
+crm = CrmStore(db)
+crm.seed_if_empty()
+store = ConversationStore(db)
+budget = resources.settings().scribe_assistant_context_tokens
+
 st.title("Assistant")
-st.info("Not built yet: this page arrives with issue 5. Summarize works today.")
+st.caption("Ask about contacts, deals and the pipeline. Claude reads the CRM through tools and never writes to "
+           "it: a change you ask for is proposed, and you review it on the Extract page.")
+
+
+def conversation_label(conv_id: str, past: dict[str, str]) -> str:
+    return "New conversation" if conv_id == NEW else past.get(conv_id, conv_id)
+
+
+def pick_conversation() -> Conversation:
+    """The conversation on screen: a new one, or one reopened from the database."""
+    user = ui.current_user()
+    if (pending := st.session_state.pop("assistant_pick_next", None)) is not None:
+        st.session_state.assistant_pick = pending
+    frame = store.list(user=user)
+    past = {r["id"]: f"{r['title']} · {r['turns']} turn(s) · {r['updated_at']:%Y-%m-%d %H:%M}"
+            for r in frame.to_dict("records")}
+    pick = st.selectbox("Conversation", [NEW, *past], key="assistant_pick",
+                        format_func=lambda c: conversation_label(c, past),
+                        help="Every conversation is kept; pick one to reopen it.")
+    conv = st.session_state.get("assistant_conv")
+    if pick == NEW and (conv is None or conv.turns):
+        conv = Conversation.new(user)
+    elif pick != NEW and (conv is None or conv.id != pick):
+        conv = store.load(pick) or Conversation.new(user)
+    st.session_state.assistant_conv = conv
+    return conv
+
+
+def show_meter(slot, conv: Conversation, model: str) -> None:
+    if conv.context_tokens is None and not conv.turns:  # a new chat: what the tools and system cost alone
+        try:
+            conv.context_tokens = assistant_for(model).count(conv)
+        except ScribeError as err:
+            slot.caption(f"Context size unknown ({err.message}) · budget {budget:,} tokens")
+            return
+    tokens = conv.context_tokens
+    with slot.container():
+        if tokens is None:
+            st.caption(f"Context size unknown · budget {budget:,} tokens")
+            return
+        st.progress(min(1.0, tokens / budget),
+                    text=f"Context sent with the next question: {tokens:,} of {budget:,} tokens "
+                         "(tools + system + messages, by count_tokens)")
+        if conv.summary:
+            st.caption(f"Turns 1–{conv.context_start} are summarised; the whole conversation is kept.")
+
+
+def show_tool_call(call: ToolCall) -> None:
+    icon = ":material/error:" if call.is_error else ":material/build:"
+    with st.expander(safe_markdown(f"Tool: {call.label}"), icon=icon):
+        st.caption("Input")
+        st.json(call.input)
+        st.caption("Error returned to Claude" if call.is_error else "Result returned to Claude")
+        st.code(call.content, language="json", wrap_lines=True)
+
+
+def review_proposal(turn: Turn, index: int) -> None:
+    st.session_state["extract_incoming"] = [to_extraction(turn.proposals[index])]
+    st.switch_page("pages/extract.py")
+
+
+def show_answer(turn: Turn) -> None:
+    """The assistant's side of a turn: text and tool calls in order, notices, proposals, usage."""
+    if turn.memory_note:
+        st.info(turn.memory_note, icon=":material/compress:")
+    for step in turn.steps():
+        if isinstance(step, ToolCall):
+            show_tool_call(step)
+        else:
+            st.markdown(safe_markdown(step))
+    if turn.notice:
+        st.warning(turn.notice)
+    if turn.error is not None:
+        ui.show_error(turn.error)
+    for i, proposal in enumerate(turn.proposals):
+        changes = ", ".join(f"{k}: {proposal.current.get(k) or '—'} → {v}" for k, v in proposal.changes.items())
+        st.info(safe_markdown(f"Proposed for {proposal.name} (#{proposal.contact_id}): {changes}. Not saved."),
+                icon=":material/edit_note:")
+        if st.button("Review this change on the Extract page", key=f"assistant_review_{turn.seq}_{i}",
+                     type="primary"):
+            review_proposal(turn, i)
+    for warning in turn.warnings:
+        st.warning(warning)
+    if turn.calls:
+        ui.sandbox_label()
+        st.caption(usage_summary(turn))
+
+
+def show_turn(turn: Turn) -> None:
+    with st.chat_message("user"):
+        st.markdown(safe_markdown(turn.question))
+    with st.chat_message("assistant"):
+        show_answer(turn)
+
+
+def assistant_for(model: str) -> Assistant:
+    return Assistant(resources.gateway(), CrmTools(crm), model=model, user=ui.current_user(), budget=budget,
+                     store=store)
+
+
+def ask(conv: Conversation, question: str, model: str) -> None:
+    assistant = assistant_for(model)
+    with st.chat_message("user"):
+        st.markdown(safe_markdown(question))
+    with st.chat_message("assistant"):
+        try:
+            with st.spinner("Looking it up…"):
+                turn = assistant.ask(conv, question)
+        except ScribeError as err:
+            ui.show_error(err)
+            return
+        show_answer(turn)
+    st.session_state.assistant_pick_next = conv.id
+    st.rerun()  # redraw from the stored turn: the picker shows this conversation, the meter its new size
+
+
+pick_col, model_col = st.columns([3, 2], vertical_alignment="bottom")
+with pick_col:
+    conv = pick_conversation()
+with model_col:
+    model = ui.model_picker("assistant")
+meter = st.empty()
+
+for past_turn in conv.turns:
+    show_turn(past_turn)
+
+if question := st.chat_input("Ask about a contact, a deal or the pipeline…", submit_mode="disable"):
+    ask(conv, question, model)
+show_meter(meter, conv, model)
+if not conv.turns:
+    st.caption("Try: “What is the last activity for john.smith@acme.com?” · “How does the pipeline look?” · "
+               "“Who is Robert Chen?”")

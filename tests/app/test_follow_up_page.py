@@ -1,0 +1,63 @@
+"""The Follow-up page on the sandbox: a draft streams into an editor, and can be logged as sent."""
+
+from lib.crm import CrmStore
+from lib.db import Database
+from lib.usage_log import UsageLog
+
+
+def open_page(app):
+    app.switch_page("pages/follow_up.py")
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def click(app, label):
+    next(b for b in app.button if b.label == label).click().run()
+    assert not app.exception, app.exception
+
+
+def test_a_draft_for_a_contact_fills_the_editor(app, hermetic_env):
+    open_page(app)
+    app.text_input(key="follow_up_query").input("john.smith@acme").run()
+    app.selectbox(key="follow_up_contact").select(1).run()
+    app.text_area(key="follow_up_notes").input("Date: 2026-11-19\nDemo went well; John wants pricing for 40 seats, "
+                                               "$48,000. Next step: send the proposal by Friday.").run()
+    click(app, "Draft")
+
+    draft = app.text_area(key="follow_up_text").value
+    assert draft.startswith("Subject: ") and "Hi John," in draft
+    captions = " ".join(c.value for c in app.caption)
+    assert "Sandbox output" in captions and "cache write" in captions and "measured with count_tokens" in captions
+    assert not app.warning  # complete, not cut short
+    assert any(d.proto.label == "Download .eml" for d in app.get("download_button"))
+
+    click(app, "Log as sent")
+    assert any("Logged as interaction" in s.value for s in app.success)
+    db = Database(hermetic_env, migrate_now=False)
+    latest = CrmStore(db).recent_interactions(1, limit=1).iloc[0]
+    assert latest["kind"] == "email" and latest["summary"].startswith("Follow-up email sent: ")
+    row = UsageLog(db).recent(limit=1).iloc[0]
+    assert row["feature"] == "follow_up" and row["outcome_kind"] == "follow_up"
+    assert row["outcome_ref"] == str(latest["id"])
+
+
+def test_nothing_to_write_about_is_a_message_not_a_call(app, hermetic_env):
+    open_page(app)
+    click(app, "Draft")
+    assert any("Nothing to write about yet" in e.value for e in app.error)
+    assert UsageLog(Database(hermetic_env, migrate_now=False)).recent().empty
+
+
+def test_a_dropped_stream_keeps_the_partial_draft_with_the_error(app, app_env, hermetic_env):
+    app_env.script({"fault": {"kind": "disconnect", "after_events": 12}})
+    open_page(app)
+    app.text_area(key="follow_up_notes").input("Met Anna Berg (anna.berg@foo.io) from Foo Inc. She wants a demo "
+                                               "next Tuesday; budget $20,000.").run()
+    click(app, "Draft")
+
+    assert any("dropped part-way" in e.value for e in app.error)
+    partial = app.text_area(key="follow_up_text").value
+    assert partial.startswith("Subject: ") and "Best regards," not in partial
+    row = UsageLog(Database(hermetic_env, migrate_now=False)).recent(limit=1).iloc[0]
+    assert row["status"] == "stream_error" and row["usage_estimated"]
