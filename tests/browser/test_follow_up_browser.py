@@ -17,6 +17,7 @@ def output_tokens(sandbox) -> int:
 
 
 def test_the_draft_streams_in_then_is_editable_and_logged(page, streamlit_app, browser_sandbox):
+    browser_sandbox.configure(tokens_per_s=15)  # a short email: slow enough to be seen arriving on a busy machine
     page.get_by_role("link", name="Follow-up").click()
     page.get_by_role("textbox", name="Find a contact").fill("john.smith@acme")
     page.get_by_role("textbox", name="Find a contact").press("Enter")
