@@ -253,10 +253,12 @@ class CrmStore:
                    OR (h.entity = 'deal' AND h.entity_id IN (SELECT id FROM deal_ids))
             ),
             touches AS (
+                -- an interaction is the AI's when a save of extracted fields logged it; else a person's
                 SELECT i.ts, 'interaction', 'interaction', NULL, NULL, NULL,
-                       CASE WHEN i.change_set_id IS NULL THEN 'human' ELSE 'ai' END, i.author, NULL,
+                       CASE WHEN cs.kind = 'extraction' THEN 'ai' ELSE 'human' END, i.author, NULL,
                        i.change_set_id, NULL, i.call_id, i.kind, i.summary, i.note
-                FROM interactions i WHERE i.contact_id = ? AND NOT i.archived
+                FROM interactions i LEFT JOIN change_sets cs ON cs.id = i.change_set_id
+                WHERE i.contact_id = ? AND NOT i.archived
             ),
             cost AS (SELECT call_id, sum(cost_usd) AS call_cost_usd FROM usage_log GROUP BY call_id)
             SELECT e.*, cost.call_cost_usd FROM (SELECT * FROM changes UNION ALL SELECT * FROM touches) e

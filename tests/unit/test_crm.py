@@ -153,3 +153,12 @@ def test_search_contacts(crm):
     found = crm.search_contacts("initech")
     assert {"Robert Chen", "Emily Chen"} <= set(found["name"])
     assert crm.contact_by_email("JOHN.SMITH@acme.com")["id"] == 1
+
+
+def test_timeline_tells_ai_logged_notes_from_touches_a_person_logged(crm):
+    crm.save(request([ProposedRow(contact_id=1, values={"title": "COO"})]))
+    sent = crm.log_interaction(1, "email", "Follow-up sent", "Hi John…", "dana")
+    tl = crm.timeline(1)
+    touches = tl[tl["what"] == "interaction"]
+    assert touches[touches["kind"] == "note"].iloc[0]["actor"] == "ai"
+    assert touches[touches["kind"] == "email"].iloc[0]["actor"] == "human" and sent
