@@ -20,7 +20,7 @@ import duckdb
 from lib.errors import ScribeError
 
 # Modules that own tables, in the order their migrations run.
-FAMILIES = ("lib.usage_log", "lib.crm", "lib.conversations", "lib.jobs")
+FAMILIES = ("lib.usage_log", "lib.crm", "lib.conversations", "lib.jobs", "lib.budgets")
 
 
 class DatabaseBusy(ScribeError):

@@ -12,6 +12,7 @@ import hashlib
 import streamlit as st
 
 from lib.backend import Backend, resolve_backend
+from lib.budgets import BudgetGuard
 from lib.claude import Gateway
 from lib.db import Database
 from lib.settings import Settings, load_settings
@@ -44,8 +45,10 @@ def _backend(key_fingerprint: str, base_url: str | None, ttft_ms: float | None, 
 def _gateway(db_path: str, key_fingerprint: str, base_url: str | None, max_retries: int,
              timeout_s: float) -> Gateway:
     chosen = backend()
-    return Gateway(UsageLog(_database(db_path)), api_key=chosen.api_key, base_url=chosen.base_url,
-                   backend=chosen.kind, max_retries=max_retries, timeout_s=timeout_s)
+    db = _database(db_path)
+    guard = BudgetGuard(db, backend=chosen.kind, settings=settings)  # budgets count this backend's spend
+    return Gateway(UsageLog(db), api_key=chosen.api_key, base_url=chosen.base_url,
+                   backend=chosen.kind, max_retries=max_retries, timeout_s=timeout_s, budget_check=guard)
 
 
 def database() -> Database:
@@ -64,3 +67,16 @@ def gateway() -> Gateway:
 
 def usage_log() -> UsageLog:
     return gateway().usage_log
+
+
+@st.cache_resource(show_spinner=False)
+def _job_manager(db_path: str, key_fingerprint: str, base_url: str | None, concurrency: int):
+    from lib.jobs.manager import JobManager  # imported here: only the Bulk page needs it
+
+    return JobManager(gateway(), database(), concurrency=concurrency)  # resumes jobs a restart interrupted
+
+
+def job_manager():
+    """The process's bulk JobManager: its worker threads outlive any session, so jobs survive a reload."""
+    s = settings()
+    return _job_manager(str(s.scribe_db), _fingerprint(s), s.anthropic_base_url, s.scribe_bulk_concurrency)

@@ -40,6 +40,7 @@ class Settings(BaseModel):
     scribe_budget_monthly_usd: Decimal | None = Field(None, ge=0, description="Team spend cap per UTC month")
     scribe_budget_policy: str = Field("block", description="At 100% of a budget: block | step_down | batch")
     scribe_assistant_context_tokens: int = Field(50_000, gt=1000, description="Assistant context budget")
+    scribe_bulk_concurrency: int = Field(8, ge=1, le=64, description="Bulk live runner: most requests in flight")
     scribe_sandbox_ttft_ms: float | None = Field(None, ge=0, description="Sandbox time to first token")
     scribe_sandbox_tokens_per_s: float | None = Field(None, gt=0, description="Sandbox output speed")
 

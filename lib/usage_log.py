@@ -1,7 +1,13 @@
-"""The usage log: one row per HTTP attempt to Claude, and every query over it (all its SQL lives here).
+"""The usage log: one row per HTTP attempt to Claude, and every query over it.
+
+All usage-log SQL lives here and in `lib/usage_queries.py` (the Usage page's aggregates, and the
+daily roll-ups they read so that the page stays fast on a log of millions of rows).
 
 A row that cannot be written (database locked, disk full) is appended to a fallback JSONL file
 beside the database instead, and imported on the next start: the log never loses a row.
+
+Writes take `write_lock(db)`, which the roll-up refresh takes too: row ids then become visible in
+id order, so a roll-up that has read up to id N can never miss a row with a smaller id.
 """
 
 from __future__ import annotations
@@ -62,6 +68,41 @@ MIGRATIONS = [
         );
         """,
     ),
+    (
+        "usage_log_002_rollups",
+        # Daily roll-ups that lib/usage_queries.py keeps up to date from the log (see its refresh()).
+        # Empty strings stand for NULL in key columns (a primary key cannot hold NULL). Latency has no
+        # user column: per user it would be nearly as big as the log, so user filters read the rows.
+        """
+        CREATE TABLE usage_daily (
+            day DATE NOT NULL, backend VARCHAR NOT NULL, model VARCHAR NOT NULL, feature VARCHAR NOT NULL,
+            "user" VARCHAR NOT NULL, status VARCHAR NOT NULL, service_tier VARCHAR NOT NULL,
+            speed VARCHAR NOT NULL, inference_geo VARCHAR NOT NULL, lc_tier INTEGER NOT NULL,
+            requests BIGINT NOT NULL, retries BIGINT NOT NULL, unpriced BIGINT NOT NULL,
+            cost_usd DECIMAL(38, 9) NOT NULL,
+            uncached_input BIGINT NOT NULL, cache_write_5m BIGINT NOT NULL, cache_write_1h BIGINT NOT NULL,
+            cache_read BIGINT NOT NULL, output BIGINT NOT NULL, max_prompt BIGINT NOT NULL,
+            peak_requests DOUBLE, peak_input_tokens DOUBLE, peak_output_tokens DOUBLE,
+            last_requests_ts TIMESTAMP, last_input_tokens_ts TIMESTAMP, last_output_tokens_ts TIMESTAMP,
+            last_requests DOUBLE, last_input_tokens DOUBLE, last_output_tokens DOUBLE,
+            PRIMARY KEY (day, backend, model, feature, "user", status, service_tier, speed, inference_geo, lc_tier)
+        );
+        CREATE TABLE usage_latency_daily (
+            day DATE NOT NULL, backend VARCHAR NOT NULL, model VARCHAR NOT NULL, feature VARCHAR NOT NULL,
+            metric VARCHAR NOT NULL, bin INTEGER NOT NULL, calls BIGINT NOT NULL,  -- bin = floor(log10(ms) * 40)
+            PRIMARY KEY (day, backend, model, feature, metric, bin)
+        );
+        CREATE TABLE usage_outcome_daily (
+            day DATE NOT NULL, backend VARCHAR NOT NULL, model VARCHAR NOT NULL, feature VARCHAR NOT NULL,
+            "user" VARCHAR NOT NULL, fields BIGINT NOT NULL, contacts BIGINT NOT NULL,
+            PRIMARY KEY (day, backend, model, feature, "user")
+        );
+        CREATE TABLE usage_outcome_sets (change_set_id VARCHAR PRIMARY KEY);  -- already in usage_outcome_daily
+        CREATE TABLE usage_rollup_state (
+            name VARCHAR PRIMARY KEY, max_id BIGINT NOT NULL, note VARCHAR NOT NULL
+        );
+        """,
+    ),
 ]
 
 FALLBACK_SUFFIX = ".usage-fallback.jsonl"
@@ -119,6 +160,17 @@ _INSERT = (
 )
 
 
+_LOCKS: dict[str, threading.RLock] = {}  # one per database file (a handful per process)
+_LOCKS_GUARD = threading.Lock()
+
+
+def write_lock(db: Database) -> threading.RLock:
+    """The lock every write to the usage log (and every roll-up refresh) of one file holds."""
+    key = str(db.path.resolve()) if str(db.path) != ":memory:" else f":memory:{id(db)}"
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(key, threading.RLock())
+
+
 def _row_values(record: UsageRecord) -> list[Any]:
     values = record.model_dump()
     values["ts"] = record.ts.astimezone(UTC).replace(tzinfo=None)
@@ -137,7 +189,8 @@ class UsageLog:
 
     def write(self, record: UsageRecord) -> int:
         """Insert one row and return its id. Raises duckdb.Error; see `write_or_fallback`."""
-        return self.db.cursor().execute(_INSERT, _row_values(record)).fetchone()[0]
+        with write_lock(self.db):
+            return self.db.cursor().execute(_INSERT, _row_values(record)).fetchone()[0]
 
     def write_or_fallback(self, record: UsageRecord) -> tuple[int | None, str | None]:
         """Insert the row; if the database refuses, keep it in the fallback file.
@@ -163,7 +216,7 @@ class UsageLog:
         """Import rows kept in the fallback file, then remove it. Returns how many were imported."""
         if not self.fallback_path.exists():
             return 0
-        with self._fallback_lock:
+        with self._fallback_lock, write_lock(self.db):
             lines = self.fallback_path.read_text(encoding="utf-8").splitlines()
             records = [UsageRecord.model_validate_json(line) for line in lines if line.strip()]
             with self.db.transaction() as cur:

@@ -24,6 +24,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tokens-per-s", type=float, help="output tokens per second (default: per model)")
     p.add_argument("--fail-rate", type=float, help="share of requests answered 500 api_error")
     p.add_argument("--overload-rate", type=float, help="share of requests answered 529 overloaded_error")
+    p.add_argument("--rate-limit-rate", type=float, help="share of requests answered 429 (retry-after 1) regardless of buckets")
     p.add_argument("--seed", type=int, help="seed for replies, ids and faults")
     p.add_argument(
         "--virtual-clock", action="store_true", help="simulated time (advance via POST /_sandbox/clock)"
@@ -42,6 +43,7 @@ def config_from(args: argparse.Namespace) -> SandboxConfig:
         "tokens_per_s",
         "fail_rate",
         "overload_rate",
+        "rate_limit_rate",
         "seed",
     )
     given = {n: getattr(args, n) for n in names if getattr(args, n) is not None}

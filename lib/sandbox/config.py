@@ -41,6 +41,8 @@ class SandboxConfig(BaseModel):
     midstream_error_rate: float = Field(0.0, ge=0, le=1)
     disconnect_rate: float = Field(0.0, ge=0, le=1)
     spend_limit_rate: float = Field(0.0, ge=0, le=1)
+    rate_limit_rate: float = Field(0.0, ge=0, le=1)
+    """Share of requests refused with a 429 rate_limit_error (retry-after: 1) whatever the buckets hold."""
     spend_limit_reached: bool = False
     """While true every Messages request gets the spend-limit 429 (no retry-after)."""
 

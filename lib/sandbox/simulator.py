@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from . import catalogue
+from .admin import Ledger
 from .batches import BatchStore
 from .cache import CachePlan, PromptCache
 from .clock import RealClock, VirtualClock, to_datetime
@@ -83,6 +84,7 @@ class Simulator:
         self.scripts = ScriptBook()
         self.batches = BatchStore()
         self.threads = ThreadStore()
+        self.ledger = Ledger()  # what was billed, for the Admin API's cost report (admin.py)
         self._journal = Journal(self.config.journal_limit)
         self._stats = Stats()
         self._seen: Counter[str] = Counter()
@@ -167,6 +169,7 @@ class Simulator:
             self.scripts.clear()
             self.batches.clear()
             self.threads.clear()
+            self.ledger.clear()
             self._journal.clear()
             self._stats.clear()
             self._seen.clear()
@@ -238,6 +241,7 @@ class Simulator:
             rng = random.Random(base)
             draws = Draws(*(rng.random() for _ in range(5)))
             self._check_spend_limit(key, now, draws)
+            self._check_rate_limit_fault(key, now, base)
             plan, headers = self._admit(key, req, now)
             reply = self._resolve(key, req)
             error = self._error_for(reply, draws)
@@ -264,6 +268,16 @@ class Simulator:
                 headers={**self.limiter.headers(key, now), "x-should-retry": "false"},
                 details={"error_code": "enforced_spend_limit_reached"},
                 decision="spend_limit",
+            )
+
+    def _check_rate_limit_fault(self, key: str, now: float, base: str) -> None:
+        # Its own seeded draw, so that turning it on leaves every other draw (and reply) unchanged.
+        if self.config.rate_limit_rate and random.Random(base + ":rate_limit").random() < self.config.rate_limit_rate:
+            raise ApiError(
+                429,
+                "Number of requests has exceeded your per-minute rate limit (sandbox fault).",
+                headers={**self.limiter.headers(key, now), "retry-after": "1", "x-should-retry": "true"},
+                decision="fault_rate_limited",
             )
 
     def _admit(self, key: str, req: MessagesRequest, now: float) -> tuple[CachePlan, dict[str, str]]:
@@ -376,6 +390,7 @@ class Simulator:
             usage = dict(prepared.completion.usage)
             usage["output_tokens"] = sent_tokens
             self._stats.record_usage(usage)
+            self.ledger.record(now, prepared.req.model, usage)
             self._stats.decisions[decision] += 1
 
     # --- count_tokens --------------------------------------------------------------------------------
@@ -420,6 +435,7 @@ class Simulator:
         )
         completion = build_completion(req, reply, base, CachePlan(uncached=prompt.total), "batch")
         self._stats.record_usage(completion.usage, batch=True)
+        self.ledger.record(self.clock.now(), req.model, completion.usage, "batch")
         return {"type": "succeeded", "message": completion.message_json()}
 
     def batch_op(self, op: str, *args: Any, version: str = "2026-10-21") -> Any:
