@@ -10,6 +10,7 @@ from streamlit.delta_generator import DeltaGenerator
 from lib import resources
 from lib.claude import CallResult
 from lib.errors import ReplyInvalid, ScribeError
+from lib.usage_queries import format_usd
 
 SANDBOX_NOTE = "Sandbox output: written by Scribe's offline simulator, not by Claude."
 
@@ -54,11 +55,8 @@ def show_spend(slot: DeltaGenerator) -> None:
 
 
 def money(amount: Decimal | None) -> str:
-    if amount is None:
-        return "price unknown"
-    if amount and abs(amount) < Decimal("0.01"):
-        return f"${amount:.4f}"
-    return f"${amount:,.2f}"
+    """Dollars as the Usage page shows them ($0.0148, $12.50); None is a price we do not know."""
+    return "price unknown" if amount is None else format_usd(amount)
 
 
 def sandbox_label() -> None:
