@@ -11,17 +11,17 @@ st.set_page_config(page_title="Scribe", page_icon="📝", layout="wide")
 
 PAGES = {
     "Work": [
-        st.Page("pages/summarize.py", title="Summarize", icon=":material/summarize:", default=True),
-        st.Page("pages/extract.py", title="Extract to CRM", icon=":material/fact_check:"),
-        st.Page("pages/follow_up.py", title="Follow-up", icon=":material/mail:"),
-        st.Page("pages/assistant.py", title="Assistant", icon=":material/forum:"),
-        st.Page("pages/bulk.py", title="Bulk enrich", icon=":material/dynamic_feed:"),
+        st.Page("app_pages/summarize.py", title="Summarize", icon=":material/summarize:", default=True),
+        st.Page("app_pages/extract.py", title="Extract to CRM", icon=":material/fact_check:"),
+        st.Page("app_pages/follow_up.py", title="Follow-up", icon=":material/mail:"),
+        st.Page("app_pages/assistant.py", title="Assistant", icon=":material/forum:"),
+        st.Page("app_pages/bulk.py", title="Bulk enrich", icon=":material/dynamic_feed:"),
     ],
     "CRM": [
-        st.Page("pages/contacts.py", title="Contacts", icon=":material/contacts:"),
+        st.Page("app_pages/contacts.py", title="Contacts", icon=":material/contacts:"),
     ],
     "Operations": [
-        st.Page("pages/usage.py", title="Usage & spend", icon=":material/monitoring:"),
+        st.Page("app_pages/usage.py", title="Usage & spend", icon=":material/monitoring:"),
     ],
 }
 

@@ -258,7 +258,7 @@ def time_page(path: Path, base_url: str) -> tuple[float, float, str]:
     times = []
     for _ in range(2):
         st.cache_data.clear()
-        at.switch_page("pages/usage.py")
+        at.switch_page("app_pages/usage.py")
         t0 = time.perf_counter()
         at.run()
         times.append(time.perf_counter() - t0)

@@ -309,6 +309,7 @@ class Note:
                         names.append(full)
                 run = [word] if word and word.lower() not in STOP else []
         names += self._single_names_with_email()
+        names += self._single_names_at_company()
         names += self._names_from_emails(names)
         people: list[Person] = []
         for name in names:
@@ -330,6 +331,15 @@ class Note:
         found = []
         for m in re.finditer(rf"\b({NAME_WORD})\s*[(<]\s*({EMAIL_RE.pattern})", self.text):
             if m[1].lower() not in STOP:
+                found.append(m[1])
+        return found
+
+    def _single_names_at_company(self) -> list[str]:
+        """A first name right before "at/from <a company found in the note>": "Sarah at Umbrella"."""
+        found = []
+        starts = {s for s, _e, _name in self.companies}
+        for m in re.finditer(rf"\b({NAME_WORD})\s+(?:at|from)\s+", self.text):
+            if m[1].lower() not in STOP and m.end() in starts:
                 found.append(m[1])
         return found
 
@@ -506,6 +516,9 @@ class Note:
         step = re.sub(r"^\s*next steps?\s*[:\-–—]\s*", "", chosen, flags=re.I)
         person.facts["next_step"] = Fact(step, chosen)
         when = [d for d in dt.all_dates(chosen, self.ref_date) if not dt.DATE_LINE_RE.match(chosen)]
+        # "Tuesday 2026-12-08" is one date: a weekday right before a written-out date only names it
+        written = dt.absolute_dates(chosen, self.ref_date.year)
+        when = [d for d in when if not any(0 <= a.start - (d.start + len(d.phrase)) <= 2 for a in written)]
         if when:
             person.facts["next_step_date"] = Fact(when[0].value, chosen)
 

@@ -8,7 +8,7 @@ QUESTION = "What is the last activity for john.smith@acme.com?"
 
 
 def open_page(app):
-    app.switch_page("pages/assistant.py")
+    app.switch_page("app_pages/assistant.py")
     app.run()
     assert not app.exception, app.exception
     return app

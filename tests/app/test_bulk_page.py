@@ -17,7 +17,7 @@ def button(at, prefix):
 
 @pytest.fixture
 def bulk(app):
-    app.switch_page("pages/bulk.py")
+    app.switch_page("app_pages/bulk.py")
     app.run()
     assert not app.exception, app.exception
     return app
@@ -67,7 +67,7 @@ def test_a_live_run_reaches_done_survives_a_new_session_and_hands_over_to_review
 
     fresh = AppTest.from_file(APP, default_timeout=30)  # a reload: a new session, same process
     fresh.run()
-    fresh.switch_page("pages/bulk.py")
+    fresh.switch_page("app_pages/bulk.py")
     fresh.run()
     assert not fresh.exception, fresh.exception
     assert any(b.label.startswith("Review") for b in fresh.button)

@@ -9,7 +9,7 @@ from lib.schemas import ProposedRow, SaveRequest
 
 @pytest.fixture
 def contacts(app):
-    app.switch_page("pages/contacts.py")
+    app.switch_page("app_pages/contacts.py")
     app.run()
     assert not app.exception, app.exception
     return app

@@ -11,7 +11,7 @@ NOTE = (Path(__file__).resolve().parents[2] / "data" / "notes" / "01_acme_demo.t
 
 @pytest.fixture
 def extract(app):
-    app.switch_page("pages/extract.py")
+    app.switch_page("app_pages/extract.py")
     app.run()
     assert not app.exception, app.exception
     return app

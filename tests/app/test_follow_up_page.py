@@ -6,7 +6,7 @@ from lib.usage_log import UsageLog
 
 
 def open_page(app):
-    app.switch_page("pages/follow_up.py")
+    app.switch_page("app_pages/follow_up.py")
     app.run()
     assert not app.exception, app.exception
     return app
@@ -29,7 +29,7 @@ def test_a_draft_for_a_contact_fills_the_editor(app, hermetic_env):
     assert draft.startswith("Subject: ") and "Hi John," in draft
     captions = " ".join(c.value for c in app.caption)
     assert "Sandbox output" in captions and "cache write" in captions and "measured with count_tokens" in captions
-    assert not app.warning  # complete, not cut short
+    assert not app.main.warning  # complete, not cut short (the sidebar has the sandbox badge)
     assert any(d.proto.label == "Download .eml" for d in app.get("download_button"))
 
     click(app, "Log as sent")

@@ -5,8 +5,8 @@ import pytest
 from lib.db import Database
 from lib.usage_log import UsageLog
 
-PAGES = ["pages/summarize.py", "pages/extract.py", "pages/follow_up.py", "pages/assistant.py", "pages/bulk.py",
-         "pages/contacts.py", "pages/usage.py"]
+PAGES = ["app_pages/summarize.py", "app_pages/extract.py", "app_pages/follow_up.py", "app_pages/assistant.py", "app_pages/bulk.py",
+         "app_pages/contacts.py", "app_pages/usage.py"]
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -41,7 +41,7 @@ def full_log(hermetic_env):
 
 
 def usage_page(app):
-    app.switch_page("pages/usage.py")
+    app.switch_page("app_pages/usage.py")
     app.run()
     assert not app.exception, app.exception
     return app

@@ -1,6 +1,9 @@
 """Follow-up in a real browser: pick a contact, the draft streams in, then it is editable and logged."""
 
+import re
 from pathlib import Path
+
+from playwright.sync_api import expect
 
 from lib.crm import CrmStore
 from lib.db import Database
@@ -65,7 +68,9 @@ def test_stop_keeps_the_partial_draft_marked_incomplete_and_logged(page, streaml
     page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()
 
     page.get_by_text("Incomplete: the draft was cut short").wait_for()
-    partial = page.get_by_role("textbox", name="Draft (editable)").input_value()
+    editor = page.get_by_role("textbox", name="Draft (editable)")
+    expect(editor).to_have_value(re.compile(r"^Subject:"))  # the editor is filled right after it is drawn
+    partial = editor.input_value()
     assert partial.startswith("Subject:") and "Best regards," not in partial
 
     streamlit_app.stop()

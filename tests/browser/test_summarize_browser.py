@@ -61,3 +61,20 @@ def test_stop_keeps_the_partial_summary_and_logs_it(page, streamlit_app, browser
     assert row["status"] == "aborted" and row["usage_estimated"] and row["output_tokens"] > 0
     journal = [e for e in browser_sandbox.journal if e["path"] == "/v1/messages"]
     assert journal[-1]["decision"] == "client_disconnect"  # the stream was really closed, not left running
+
+
+def test_a_deep_link_opens_the_page_inside_the_app(browser, tmp_path, browser_sandbox):
+    """The first request after a start may be a bookmark: it must still get the sidebar and the badge."""
+    from tests.browser.conftest import start_app
+
+    app = start_app(tmp_path, browser_sandbox.base_url)
+    try:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(app.url + "/usage")
+        page.get_by_role("heading", name="Usage & spend").wait_for(timeout=20_000)
+        page.get_by_text("Sandbox").first.wait_for()
+        assert page.get_by_role("link", name="Extract to CRM").count() == 1  # the app's navigation, not a file list
+        context.close()
+    finally:
+        app.stop()

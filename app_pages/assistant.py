@@ -78,7 +78,7 @@ def show_tool_call(call: ToolCall) -> None:
 
 def review_proposal(turn: Turn, index: int) -> None:
     st.session_state["extract_incoming"] = [to_extraction(turn.proposals[index])]
-    st.switch_page("pages/extract.py")
+    st.switch_page("app_pages/extract.py")
 
 
 def show_answer(turn: Turn) -> None:

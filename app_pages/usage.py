@@ -298,7 +298,7 @@ def empty_state() -> None:
     st.info("Nothing to show yet: no call to Claude has been logged. Summarize a note, draft a follow-up or run an "
             "extraction, and its tokens, cost, cache use and rate-limit headroom appear here.",
             icon=":material/monitoring:")
-    st.page_link("pages/summarize.py", label="Summarize a note", icon=":material/summarize:")
+    st.page_link("app_pages/summarize.py", label="Summarize a note", icon=":material/summarize:")
     with st.expander("Budgets (can be set before the first call)"):
         guard = budgets.BudgetGuard(resources.database(), backend=resources.backend().kind,
                                     settings=resources.settings, ttl_s=0)

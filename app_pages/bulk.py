@@ -182,7 +182,7 @@ def show_review_button(job: JobInfo) -> None:
     people = int(items["people"].fillna(0).sum()) if not items.empty else 0
     if people and st.button(f"Review {people} proposal(s) from {len(items)} note(s)", type="primary"):
         st.session_state["extract_incoming"] = manager.store.extractions(job.id)
-        st.switch_page("pages/extract.py")
+        st.switch_page("app_pages/extract.py")
 
 
 def show_jobs() -> None:
