@@ -34,3 +34,21 @@ def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     db_path = tmp_path / "scribe.duckdb"
     monkeypatch.setenv("SCRIBE_DB", str(db_path))
     return db_path
+
+
+@pytest.fixture
+def db(hermetic_env: Path):
+    """This test's own database, migrated."""
+    from lib.db import Database
+
+    return Database(hermetic_env)
+
+
+@pytest.fixture
+def crm(db):
+    """The CRM store on this test's database, with the sample CRM loaded."""
+    from lib.crm import CrmStore
+
+    store = CrmStore(db)
+    store.seed_if_empty()
+    return store

@@ -3,15 +3,9 @@
 from lib.conversations import ConversationStore
 from lib.db import Database
 from lib.extraction import NoteExtraction
+from tests.app.steps import open_page
 
 QUESTION = "What is the last activity for john.smith@acme.com?"
-
-
-def open_page(app):
-    app.switch_page("app_pages/assistant.py")
-    app.run()
-    assert not app.exception, app.exception
-    return app
 
 
 def ask(app, question):
@@ -20,7 +14,7 @@ def ask(app, question):
 
 
 def test_a_chat_turn_shows_the_tool_call_and_the_answer(app, hermetic_env):
-    open_page(app)
+    open_page(app, "assistant")
     ask(app, QUESTION)
 
     labels = [e.label for e in app.expander]
@@ -36,7 +30,7 @@ def test_a_chat_turn_shows_the_tool_call_and_the_answer(app, hermetic_env):
 
 
 def test_a_past_conversation_can_be_reopened(app):
-    open_page(app)
+    open_page(app, "assistant")
     ask(app, QUESTION)  # the page reruns after the turn: the new conversation is in the picker, selected
     picker = app.selectbox(key="assistant_pick")
     conversation_id = picker.value
@@ -57,7 +51,7 @@ def test_a_proposed_change_goes_to_the_extract_review(app, app_env):
          "stop_reason": "tool_use"},
         {"text": "Proposed: Robert Chen's title to Chief Technology Officer. Review it on the Extract page."},
     )
-    open_page(app)
+    open_page(app, "assistant")
     ask(app, "Set Robert Chen's title to Chief Technology Officer")
     assert any("Not saved" in i.value for i in app.info)
 
@@ -79,7 +73,7 @@ def test_a_proposed_change_goes_to_the_extract_review(app, app_env):
 
 
 def test_a_new_chat_shows_what_tools_and_system_cost_before_the_first_question(app):
-    open_page(app)
+    open_page(app, "assistant")
     text = app.get("progress")[0].proto.text
     tokens = int(text.split("question: ")[1].split(" of ")[0].replace(",", ""))
     assert 2000 < tokens < 5000 and "of 50,000 tokens" in text

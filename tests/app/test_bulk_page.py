@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app.steps import open_page
+
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 SAMPLE = ROOT / "data" / "notes" / "sample_notes.csv"
@@ -17,10 +19,7 @@ def button(at, prefix):
 
 @pytest.fixture
 def bulk(app):
-    app.switch_page("app_pages/bulk.py")
-    app.run()
-    assert not app.exception, app.exception
-    return app
+    return open_page(app, "bulk")
 
 
 def run_until(at, predicate, timeout_s=60):

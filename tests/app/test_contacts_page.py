@@ -5,14 +5,12 @@ import pytest
 from lib import resources
 from lib.crm import CrmStore
 from lib.schemas import ProposedRow, SaveRequest
+from tests.app.steps import open_page
 
 
 @pytest.fixture
 def contacts(app):
-    app.switch_page("app_pages/contacts.py")
-    app.run()
-    assert not app.exception, app.exception
-    return app
+    return open_page(app, "contacts")
 
 
 def show(app, contact_id):

@@ -5,21 +5,14 @@ from pathlib import Path
 import pytest
 
 from lib import resources
+from tests.app.steps import click, open_page
 
 NOTE = (Path(__file__).resolve().parents[2] / "data" / "notes" / "01_acme_demo.txt").read_text()
 
 
 @pytest.fixture
 def extract(app):
-    app.switch_page("app_pages/extract.py")
-    app.run()
-    assert not app.exception, app.exception
-    return app
-
-
-def click(app, label):
-    next(b for b in app.button if b.label == label).click().run()
-    assert not app.exception, app.exception
+    return open_page(app, "extract")
 
 
 def crm_value(sql, params):

@@ -3,22 +3,11 @@
 from lib.crm import CrmStore
 from lib.db import Database
 from lib.usage_log import UsageLog
-
-
-def open_page(app):
-    app.switch_page("app_pages/follow_up.py")
-    app.run()
-    assert not app.exception, app.exception
-    return app
-
-
-def click(app, label):
-    next(b for b in app.button if b.label == label).click().run()
-    assert not app.exception, app.exception
+from tests.app.steps import click, open_page
 
 
 def test_a_draft_for_a_contact_fills_the_editor(app, hermetic_env):
-    open_page(app)
+    open_page(app, "follow_up")
     app.text_input(key="follow_up_query").input("john.smith@acme").run()
     app.selectbox(key="follow_up_contact").select(1).run()
     app.text_area(key="follow_up_notes").input("Date: 2026-11-19\nDemo went well; John wants pricing for 40 seats, "
@@ -43,7 +32,7 @@ def test_a_draft_for_a_contact_fills_the_editor(app, hermetic_env):
 
 
 def test_nothing_to_write_about_is_a_message_not_a_call(app, hermetic_env):
-    open_page(app)
+    open_page(app, "follow_up")
     click(app, "Draft")
     assert any("Nothing to write about yet" in e.value for e in app.error)
     assert UsageLog(Database(hermetic_env, migrate_now=False)).recent().empty
@@ -51,7 +40,7 @@ def test_nothing_to_write_about_is_a_message_not_a_call(app, hermetic_env):
 
 def test_a_dropped_stream_keeps_the_partial_draft_with_the_error(app, app_env, hermetic_env):
     app_env.script({"fault": {"kind": "disconnect", "after_events": 12}})
-    open_page(app)
+    open_page(app, "follow_up")
     app.text_area(key="follow_up_notes").input("Met Anna Berg (anna.berg@foo.io) from Foo Inc. She wants a demo "
                                                "next Tuesday; budget $20,000.").run()
     click(app, "Draft")

@@ -18,3 +18,13 @@ Also on the call: Raj Patel from Globex Industries (raj.patel@globex.io), Head o
 def sales_note() -> str:
     """A realistic call note: two people, emails, a phone, amounts, relative dates against 2026-11-19."""
     return SALES_NOTE
+
+
+@pytest.fixture
+def gateway(sandbox, db):
+    """The app's gateway on this test's database, talking to the session sandbox (virtual clock)."""
+    from lib.claude import Gateway
+    from lib.usage_log import UsageLog
+
+    return Gateway(UsageLog(db), api_key="sk-test-gateway", base_url=sandbox.base_url, backend="sandbox",
+                   max_retries=2)

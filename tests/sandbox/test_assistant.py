@@ -7,33 +7,18 @@ import pytest
 from lib import prompts
 from lib.assistant import COMPACT_AT, Assistant, cap_message, starts_turn
 from lib.assistant_tools import CrmTools
-from lib.claude import Gateway
 from lib.conversations import Conversation, ConversationStore
 from lib.crm import CrmStore
-from lib.db import Database
-from lib.usage_log import UsageLog
 
 MODEL = "claude-opus-4-8"
 JOHN = "john.smith@acme.com"
 ROBERT = "robert.chen@initech.com"
 
 
-@pytest.fixture
-def db(hermetic_env):
-    return Database(hermetic_env)
-
-
-@pytest.fixture
-def crm(db):
-    store = CrmStore(db)
-    store.seed_if_empty()
-    return store
-
-
-@pytest.fixture
-def gateway(sandbox, db):
+@pytest.fixture(autouse=True)
+def journal_bodies(sandbox):
+    """These tests read what was sent to Claude from the sandbox's journal."""
     sandbox.configure(journal_bodies=True)
-    return Gateway(UsageLog(db), api_key="sk-test-assistant", base_url=sandbox.base_url, backend="sandbox")
 
 
 @pytest.fixture

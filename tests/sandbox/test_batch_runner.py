@@ -8,7 +8,6 @@ import pytest
 from lib import batches, bulk_input, pricing
 from lib.claude import Gateway
 from lib.crm import CrmStore
-from lib.db import Database
 from lib.jobs.manager import JobManager
 from lib.review import blocking_problems, build_review, problems, to_save_request
 from lib.runner import SimulatedTime
@@ -21,11 +20,6 @@ MODEL = "claude-sonnet-4-6"
 @pytest.fixture
 def notes():
     return bulk_input.load(SAMPLE.read_bytes(), SAMPLE.name)
-
-
-@pytest.fixture
-def db(hermetic_env):
-    return Database(hermetic_env)
 
 
 @pytest.fixture

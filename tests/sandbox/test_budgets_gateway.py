@@ -7,18 +7,12 @@ import pytest
 from lib import prompts
 from lib.budgets import BudgetGuard, BudgetStore, usd
 from lib.claude import Gateway
-from lib.db import Database
 from lib.errors import BudgetExceeded
 from lib.settings import load_settings
 from lib.usage_log import UsageLog
 
 NOTE = ("Date: 2026-11-19\nRep: dana\n\nDemo with Acme Corp. John Smith (VP Operations) liked the live map. "
         "Linda Park, their CFO, wants pricing in writing: $48,000 for the first year. Next step: send the proposal.")
-
-
-@pytest.fixture
-def db(hermetic_env):
-    return Database(hermetic_env)
 
 
 def make_gateway(sandbox, db, **env):

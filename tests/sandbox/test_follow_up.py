@@ -6,33 +6,12 @@ import email
 import pytest
 
 from lib import follow_up
-from lib.claude import Gateway
-from lib.crm import CrmStore
-from lib.db import Database
 from lib.errors import InputRejected, StreamInterrupted
 from lib.settings import load_settings
-from lib.usage_log import UsageLog
 
 MODEL = load_settings().scribe_model_follow_up
 NOTES = ("Date: 2026-11-19\nDemo went well. John wants pricing for 40 seats, $48,000 for the first year. "
          "Next step: send the proposal by Friday.")
-
-
-@pytest.fixture
-def db(hermetic_env):
-    return Database(hermetic_env)
-
-
-@pytest.fixture
-def crm(db):
-    store = CrmStore(db)
-    store.seed_if_empty()
-    return store
-
-
-@pytest.fixture
-def gateway(sandbox, db):
-    return Gateway(UsageLog(db), api_key="sk-test-follow-up", base_url=sandbox.base_url, backend="sandbox")
 
 
 def rows(db):

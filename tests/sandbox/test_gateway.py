@@ -6,7 +6,6 @@ import pytest
 
 from lib import prompts, summarize
 from lib.claude import Gateway
-from lib.db import Database
 from lib.errors import (
     AuthenticationFailed,
     InputRejected,
@@ -25,17 +24,6 @@ NOTE = (
     "Next step: send the proposal by Friday."
 )
 MODEL = "claude-sonnet-4-6"
-
-
-@pytest.fixture
-def db(hermetic_env):
-    return Database(hermetic_env)
-
-
-@pytest.fixture
-def gateway(sandbox, db):
-    return Gateway(UsageLog(db), api_key="sk-test-gateway", base_url=sandbox.base_url, backend="sandbox",
-                   max_retries=2)
 
 
 def rows(gw):

@@ -6,21 +6,12 @@ from pathlib import Path
 import pytest
 
 from lib import bulk_input, pricing
-from lib.claude import Gateway
-from lib.db import Database
 from lib.jobs.estimate import TYPICAL_OUTPUT_TOKENS, estimate
 from lib.jobs.manager import JobManager
 from lib.runner import SimulatedTime
-from lib.usage_log import UsageLog
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "notes" / "sample_notes.csv"
 MODEL = "claude-sonnet-4-6"
-
-
-@pytest.fixture
-def gateway(sandbox, hermetic_env):
-    return Gateway(UsageLog(Database(hermetic_env)), api_key="sk-test-estimate", base_url=sandbox.base_url,
-                   backend="sandbox")
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import pytest
 
 from lib import bulk_input
 from lib.claude import Gateway
-from lib.db import Database
 from lib.jobs.manager import JobManager
 from lib.runner import SimulatedTime
 from lib.usage_log import UsageLog
@@ -21,11 +20,6 @@ MODEL = "claude-sonnet-4-6"
 @pytest.fixture
 def notes():
     return bulk_input.load(SAMPLE.read_bytes(), SAMPLE.name).rows
-
-
-@pytest.fixture
-def db(hermetic_env):
-    return Database(hermetic_env)
 
 
 def make_manager(sandbox, db, *, resume=False, key=KEY, concurrency=8):
