@@ -41,7 +41,7 @@ from .text_gen import (
     wants_email,
 )
 from .tokens import canonical_json
-from .tool_gen import plan_calls
+from .tool_gen import plan_calls, plan_change
 from .validation import MessagesRequest
 
 StopReason = Literal["end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal"]
@@ -196,6 +196,23 @@ def _unwrap_tags(text: str) -> str:
     return re.sub(r"</?[A-Za-z_][\w-]*>", "", text).strip()
 
 
+def _turn_so_far(req: MessagesRequest) -> tuple[str, list[str], set[str]]:
+    """(the user's request that started this turn, the tool results since, the tools already called)."""
+    results: list[str] = []
+    called: set[str] = set()
+    for message in reversed(req.messages):
+        blocks = message["content"]
+        if message["role"] == "assistant":
+            called |= {b["name"] for b in blocks if b["type"] == "tool_use"}
+            continue
+        texts = [b for b in blocks if b["type"] != "tool_result"]
+        results += [r["content"] if isinstance(r.get("content"), str) else block_text(r.get("content") or [])
+                    for r in blocks if r["type"] == "tool_result"]
+        if texts:
+            return _unwrap_tags(block_text(texts)), results, called
+    return "", results, called
+
+
 def _outcomes(req: MessagesRequest, results: list[dict[str, Any]]) -> list[ToolOutcome]:
     calls = {
         b["id"]: b
@@ -238,6 +255,10 @@ def builtin_reply(req: MessagesRequest, today: date) -> Reply:
             blocks.append(ReplyBlock(type="text", text=preface))
         blocks += [ReplyBlock(type="tool_use", name=t["name"], input=i) for t, i in calls]
         plan = "call the tool that fits the question"
+    elif results and (change := plan_change(req.tools, *_turn_so_far(req), today)):
+        blocks.append(ReplyBlock(type="text", text="I'll propose that change for your review."))
+        blocks += [ReplyBlock(type="tool_use", name=t["name"], input=i) for t, i in change]
+        plan = "propose the change the user asked for"
     elif results:
         blocks.append(ReplyBlock(type="text", text=tool_answer(_outcomes(req, results))))
         plan = "answer from the tool results"

@@ -230,3 +230,17 @@ def test_a_reply_cut_short_in_a_tool_call_leaves_a_valid_history(assistant, sand
     assert turn.messages[-1]["role"] == "assistant"  # the next question starts a clean user turn
     after = assistant.ask(conv, f"What is the last activity for {JOHN}?")
     assert after.error is None and "data residency" in after.answer
+
+
+def test_a_change_request_is_looked_up_then_proposed_and_nothing_is_written(assistant, crm, db):
+    """On the sandbox's own replies (no script): search, then propose_change with the id it found."""
+    before = db.cursor().execute("SELECT count(*) FROM field_history").fetchone()
+    conv = Conversation.new("dana")
+    turn = assistant.ask(conv, "Set Bob Chen's title to CTO")
+
+    names = [c.name for c in turn.tool_calls()]
+    assert names == ["search_contacts", "propose_change"], names
+    (proposal,) = turn.proposals
+    assert proposal.contact_id == 3 and proposal.changes == {"title": "CTO"}
+    assert crm.get_contact(3)["title"] == "CTO"  # already CTO in the seed: and still exactly that
+    assert db.cursor().execute("SELECT count(*) FROM field_history").fetchone() == before
