@@ -61,3 +61,23 @@ def test_a_bad_csv_upload_is_a_clear_message(extract):
         notes_from_file("x.csv", "text,date\nhello,2026-01-01\n")
     assert notes_from_file("x.csv", "note,date\nfirst note,2026-01-01\n,\n") == ["first note"]
     assert notes_from_file("x.txt", "a\n---\nb") == ["a", "b"]
+
+
+def test_a_reply_that_fails_validation_twice_shows_the_raw_text_and_saves_nothing(extract, app_env):
+    app_env.script({"text": "Sorry, no JSON today."}, {"text": '{"people": [{"name": "Ann"}]}'})
+    extract.text_area(key="extract_text").input(NOTE).run()
+    click(extract, "Extract")
+    assert any("failed validation twice; nothing was saved" in e.value for e in extract.error)
+    assert any(x.label == "What Claude answered" for x in extract.expander)
+    assert '{"people": [{"name": "Ann"}]}' in " ".join(t.value for t in extract.text)
+    assert "extract_review" not in extract.session_state
+    assert crm_value("SELECT count(*) FROM change_sets WHERE kind = 'extraction'", []) == (0,)
+
+
+def test_a_note_that_tries_to_instruct_the_model_is_read_as_data(extract):
+    note = (Path(__file__).resolve().parents[2] / "data" / "notes" / "09_bluefin_forwarded_email.txt").read_text()
+    extract.text_area(key="extract_text").input(note).run()
+    click(extract, "Extract")
+    grid = extract.session_state["extract_review"].frame
+    assert "closed_won" not in set(grid["deal_stage"].dropna())  # the injected order did not become a proposal
+    assert crm_value("SELECT count(*) FROM deals WHERE stage = 'closed_won'", []) == (6,)  # nothing saved either
