@@ -482,6 +482,9 @@ class CrmStore:
 
     def _revert_one(self, tx, writer: _ChangeWriter, row: Any, result: SaveResult) -> None:
         table = _TABLES[row.entity]
+        if row.field not in _REVERTIBLE[row.entity] | {CREATED}:  # identifiers in SQL come from this list only
+            result.skipped.append(f"{row.entity} {row.entity_id}: {row.field} cannot be reverted")
+            return
         if row.field == CREATED:
             tx.execute(f"UPDATE {table} SET archived = TRUE WHERE id = ?", [row.entity_id])  # noqa: S608
             writer.record(row.entity, row.entity_id, "archived", "false", "true", None, row.id)
@@ -520,6 +523,12 @@ class _ChangeWriter:
 
 
 _TABLES = {"contact": "contacts", "company": "companies", "deal": "deals", "interaction": "interactions"}
+_REVERTIBLE = {
+    "contact": {"name", "email", "phone", "title", "company_id", "archived"},
+    "deal": {"stage", "amount", "next_step", "next_step_date", "archived"},
+    "company": {"name", "domain", "industry", "city", "archived"},
+    "interaction": {"archived"},
+}
 _EDITABLE = {
     "contact": ("contacts", {"name", "email", "phone", "title", "company_id"}),
     "deal": ("deals", {"stage", "amount", "next_step", "next_step_date"}),
