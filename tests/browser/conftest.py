@@ -56,12 +56,15 @@ class StreamlitApp:
         return self.log_path.read_text(errors="replace")
 
 
-def start_app(tmp_path: Path, base_url: str, extra_env: dict[str, str] | None = None) -> StreamlitApp:
+def start_app(tmp_path: Path, base_url: str | None, extra_env: dict[str, str] | None = None) -> StreamlitApp:
+    """`streamlit run app.py` on a free port; base_url None = no key, no URL: the app starts its own sandbox."""
     port = free_port()
     db_path = tmp_path / "browser.duckdb"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
-    env |= {"ANTHROPIC_BASE_URL": base_url, "SCRIBE_DB": str(db_path), "PYTHONUNBUFFERED": "1",
+    env |= {"SCRIBE_DB": str(db_path), "PYTHONUNBUFFERED": "1",
             "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"} | (extra_env or {})
+    if base_url is not None:
+        env["ANTHROPIC_BASE_URL"] = base_url
     log_path = tmp_path / "streamlit.log"
     log = log_path.open("wb")
     process = subprocess.Popen(

@@ -78,3 +78,25 @@ def test_a_deep_link_opens_the_page_inside_the_app(browser, tmp_path, browser_sa
         context.close()
     finally:
         app.stop()
+
+
+def test_with_no_key_the_app_starts_its_own_sandbox_and_says_so(browser, tmp_path):
+    """The README's `streamlit run app.py` with nothing configured: a working app on the built-in sandbox."""
+    from tests.browser.conftest import start_app
+
+    app = start_app(tmp_path, None, {"SCRIBE_SANDBOX_TOKENS_PER_S": "400"})
+    try:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.goto(app.url)
+        page.get_by_text("offline simulator").first.wait_for(timeout=30_000)
+        page.get_by_role("textbox", name="Call note").fill(NOTE)
+        page.get_by_role("button", name="Summarize", exact=True).click()
+        page.get_by_text("cache write").first.wait_for(timeout=30_000)
+        main = page.locator("[data-testid='stMain']").inner_text()
+        assert "Key points" in main and "Sandbox output" in main
+        context.close()
+    finally:
+        app.stop()
+    rows = UsageLog(Database(app.db_path)).recent()
+    assert list(rows["backend"]) == ["sandbox"] and rows.iloc[0]["status"] == "ok"
