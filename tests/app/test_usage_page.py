@@ -131,7 +131,7 @@ def test_reconciliation_with_an_admin_key(app_env, full_log, monkeypatch):
 
     from tests.app.conftest import APP
 
-    monkeypatch.setenv("ANTHROPIC_ADMIN_KEY", "sk-ant-admin01-app-test-secret")
+    monkeypatch.setenv("ANTHROPIC_ADMIN_KEY", "sk-ant-admin-apptest")
     at = AppTest.from_file(APP, default_timeout=30)
     at.run()
     at = usage_page(at)
@@ -141,7 +141,7 @@ def test_reconciliation_with_an_admin_key(app_env, full_log, monkeypatch):
     assert m["Scribe's log"] == "$0.50"  # the app runs on the sandbox: its rows are compared with its bill
     assert "Anthropic's report" in m and at.dataframe
     page_text = " ".join(str(e.value) for e in [*at.markdown, *at.caption, *at.info, *at.warning, *at.metric])
-    assert "app-test-secret" not in page_text and "sk-ant-admin01" not in page_text
+    assert "apptest" not in page_text and "sk-ant-admin" not in page_text  # the admin key is never shown
 
 
 def test_a_budget_set_here_can_be_removed(app, full_log, hermetic_env):

@@ -13,7 +13,7 @@ from lib.sandbox.clock import to_datetime
 from lib.usage_log import UsageLog
 from lib.usage_queries import UsageQueries
 
-ADMIN_KEY = "sk-ant-admin01-sandbox-test"
+ADMIN_KEY = "sk-ant-admin-sbtest"
 NOTE = ("Date: 2026-11-19\nRep: dana\n\nCall with Initech. Bob Porter wants a pilot for 20 seats at $12,000; "
         "legal review next week. Next step: send the order form by Friday.")
 
