@@ -90,8 +90,9 @@ def current_values(crm: CrmStore, contact_id: int | None) -> tuple[dict[str, Any
 
 def build_review(extractions: list[NoteExtraction], crm: CrmStore) -> Review:
     """One row per person found, matched to the CRM, with the current values beside the proposed."""
-    index = ContactIndex(crm.contacts_frame())
-    names = crm.contacts_frame().set_index("id")
+    contacts = crm.contacts_frame()
+    index = ContactIndex(contacts)
+    names = contacts.set_index("id")
     rows, meta = [], []
     for extraction in extractions:
         for person in extraction.people:

@@ -282,13 +282,7 @@ class Simulator:
 
     def _admit(self, key: str, req: MessagesRequest, now: float) -> tuple[CachePlan, dict[str, str]]:
         """Plan the cache reads/writes, then take room in the buckets (or raise the 429)."""
-        prompt = build_prompt(
-            tools=req.tools,
-            system=req.system,
-            messages=req.messages,
-            output_schema=req.output_schema,
-            auto_cache=req.cache_control,
-        )
+        prompt = _prompt_of(req)
         minimum = catalogue.cache_minimum(req.model, self.config.cache_min_tokens)
         plan = self.cache.plan(key, req.model, prompt, minimum, now)
         admission = self.limiter.admit(key, plan.uncached + plan.written, req.max_tokens, now)
@@ -404,13 +398,7 @@ class Simulator:
             headers = self.limiter.count_tokens_headers(key, now)
             if not admission.ok:
                 self._refuse(admission, headers)
-        prompt = build_prompt(
-            tools=req.tools,
-            system=req.system,
-            messages=req.messages,
-            output_schema=req.output_schema,
-            auto_cache=req.cache_control,
-        )
+        prompt = _prompt_of(req)
         return prompt.total, headers
 
     # --- batches ---------------------------------------------------------------------------------------
@@ -462,3 +450,9 @@ def _default_message(status: int) -> str:
         500: "Internal server error",
         529: "Overloaded",
     }.get(status, "Error")
+
+
+def _prompt_of(req: MessagesRequest):
+    """The prompt as counted: the same parts for count_tokens, admission (ITPM) and usage."""
+    return build_prompt(tools=req.tools, system=req.system, messages=req.messages,
+                        output_schema=req.output_schema, auto_cache=req.cache_control)

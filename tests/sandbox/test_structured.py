@@ -4,56 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from enum import StrEnum
 
-from pydantic import BaseModel
+from lib.schemas import DealStage, Extraction, FieldName  # the schema the app really sends
 
 MODEL = "claude-haiku-4-5"
-
-
-class DealStage(StrEnum):  # the issue writes (str, Enum); same JSON schema
-    lead = "lead"
-    qualified = "qualified"
-    demo = "demo"
-    proposal = "proposal"
-    negotiation = "negotiation"
-    closed_won = "closed_won"
-    closed_lost = "closed_lost"
-
-
-class FieldName(StrEnum):
-    name = "name"
-    email = "email"
-    company = "company"
-    title = "title"
-    phone = "phone"
-    deal_stage = "deal_stage"
-    next_step = "next_step"
-    next_step_date = "next_step_date"
-    amount = "amount"
-
-
-class Evidence(BaseModel):
-    field: FieldName
-    quote: str
-
-
-class ExtractedPerson(BaseModel):
-    name: str
-    email: str | None
-    company: str | None
-    title: str | None
-    phone: str | None
-    deal_stage: DealStage | None
-    next_step: str | None
-    next_step_date: date | None
-    amount: float | None
-    confidence: float  # 0..1
-    evidence: list[Evidence]
-
-
-class Extraction(BaseModel):
-    people: list[ExtractedPerson]
 
 
 def test_parse_extracts_people_from_a_sales_note(sandbox_client, sales_note):
