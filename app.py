@@ -5,7 +5,7 @@ Entry point: the navigation over the pages and the sidebar, nothing else.
 
 import streamlit as st
 
-from lib import ui
+from app_pages._shared import ui
 
 st.set_page_config(page_title="Scribe", page_icon="📝", layout="wide")
 

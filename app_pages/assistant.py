@@ -1,22 +1,20 @@
 """Assistant: a chat over the CRM. Claude looks things up through read-only tools; changes it proposes go
-to the Extract page's review. The loop, the memory and the storage live in lib/assistant.py."""
+to the Extract page's review. The loop, the memory and the storage live in lib/work/assistant.py."""
 
 import streamlit as st
 
-from lib import resources, ui
-from lib.assistant import Assistant, to_extraction, usage_summary
-from lib.assistant_tools import CrmTools
-from lib.conversations import Conversation, ConversationStore, ToolCall, Turn
-from lib.crm import CrmStore
-from lib.errors import ScribeError
-from lib.text import safe_markdown
+from app_pages._shared import resources, ui
+from lib.core.errors import ScribeError
+from lib.core.text import safe_markdown
+from lib.work.assistant import Assistant, to_extraction, usage_summary
+from lib.work.assistant_tools import CrmTools
+from lib.work.conversations import Conversation, ToolCall, Turn
 
 NEW = "new"
 
-db = resources.database()
-crm = CrmStore(db)
-crm.seed_if_empty()
-store = ConversationStore(db)
+app = resources.services()
+crm = app.crm
+store = app.conversations
 budget = resources.settings().scribe_assistant_context_tokens
 
 st.title("Assistant")
@@ -116,7 +114,7 @@ def show_turn(turn: Turn) -> None:
 
 
 def assistant_for(model: str) -> Assistant:
-    return Assistant(resources.gateway(), CrmTools(crm), model=model, user=ui.current_user(), budget=budget,
+    return Assistant(resources.services().gateway, CrmTools(crm), model=model, user=ui.current_user(), budget=budget,
                      store=store)
 
 

@@ -5,11 +5,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from lib import batches, bulk_input, resources, ui
-from lib.bulk_input import BulkInput, ColumnMap
-from lib.errors import ScribeError
-from lib.jobs.estimate import Estimate, estimate
-from lib.jobs.store import JobInfo
+from app_pages._shared import resources, ui
+from lib.bulk import input as bulk_input
+from lib.bulk.estimate import Estimate, estimate
+from lib.bulk.input import BulkInput, ColumnMap
+from lib.bulk.jobs import JobInfo
+from lib.core.errors import ScribeError
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "notes" / "sample_notes.csv"
 NONE = "—"
@@ -19,7 +20,7 @@ MODES = {"Live": "now, through the Messages API, as fast as the rate limits allo
 st.title("Bulk enrich")
 st.caption("Extract CRM fields from many notes at once. Results land in the Extract page's review grid; "
            "nothing is saved to the CRM until you accept it there.")
-manager = resources.job_manager()
+manager = resources.services().jobs()
 
 
 def uploaded() -> tuple[str, bytes] | None:
@@ -65,13 +66,13 @@ def show_input(notes: BulkInput) -> None:
 
 def show_estimates(notes: BulkInput, model: str, tag: str) -> Estimate | None:
     """Each mode's cost and time (count_tokens on a sample; computed once per file, mapping and model)."""
-    limits = manager.runner.limiter.limits() or None
+    limits = manager.limits()
     key = (tag, notes.mapping, model, tuple(sorted((limits or {}).items())))  # again once the limits are known
     cached = st.session_state.get("bulk_estimate")
     if cached is None or cached[0] != key:
         try:
             with st.spinner("Counting tokens on a sample of the notes…"):
-                found = estimate(resources.gateway(), notes.rows, model=model, limits=limits)
+                found = estimate(resources.services().gateway, notes.rows, model=model, limits=limits)
         except ScribeError as err:
             ui.show_error(err)
             return None
@@ -91,7 +92,7 @@ def show_estimates(notes: BulkInput, model: str, tag: str) -> Estimate | None:
 
 def check_limits(model: str) -> None:
     try:
-        resources.gateway().create(feature="extract", user=ui.current_user(), model=model, max_tokens=1,
+        resources.services().gateway.create(feature="extract", user=ui.current_user(), model=model, max_tokens=1,
                                    messages=[{"role": "user", "content": "ping"}])
     except ScribeError as err:
         ui.show_error(err)
@@ -149,7 +150,7 @@ def batch_status(job_id: str) -> None:
         ui.show_error(err)
     progress = manager.progress(job_id)
     st.progress(progress.fraction, text=progress_line(progress.job, None))
-    st.table(batches.status_table(manager.store, job_id), hide_index=True)
+    st.table(manager.batch_status(job_id), hide_index=True)
     if progress.job.status != "canceling" and st.button("Cancel the batch", key=f"bulk_cancel_{job_id}"):
         manager.cancel(job_id)
     if not progress.job.active:
@@ -165,7 +166,7 @@ def show_finished(job: JobInfo) -> None:
         st.error(job.error)
     if job.failed:
         with st.expander(f"{job.failed} failed note(s), with the reason", expanded=job.succeeded == 0):
-            failed = manager.store.items(job.id, status="failed")
+            failed = manager.items(job.id, status="failed")
             st.dataframe(failed[["row", "reason", "kind", "attempts"]], hide_index=True, width="stretch")
     retryable = manager.retryable(job.id)
     if retryable:
@@ -178,15 +179,15 @@ def show_finished(job: JobInfo) -> None:
 
 
 def show_review_button(job: JobInfo) -> None:
-    items = manager.store.items(job.id, status="succeeded")
+    items = manager.items(job.id, status="succeeded")
     people = int(items["people"].fillna(0).sum()) if not items.empty else 0
     if people and st.button(f"Review {people} proposal(s) from {len(items)} note(s)", type="primary"):
-        st.session_state["extract_incoming"] = manager.store.extractions(job.id)
+        st.session_state["extract_incoming"] = manager.extractions(job.id)
         st.switch_page("app_pages/extract.py")
 
 
 def show_jobs() -> None:
-    jobs = manager.store.jobs(user=ui.current_user(), limit=10)
+    jobs = manager.jobs(user=ui.current_user(), limit=10)
     if not jobs:
         return
     st.subheader("Your jobs")

@@ -4,14 +4,14 @@ cost), revert a change, edit by hand, import contacts from CSV, and the pipeline
 import pandas as pd
 import streamlit as st
 
-from lib import charts, contacts_import, resources, ui
-from lib.crm import CREATED, CrmStore
-from lib.errors import ScribeError
-from lib.schemas import STAGES
+from app_pages._shared import charts, resources, ui
+from lib.core.errors import ScribeError
+from lib.crm import importing as contacts_import
+from lib.crm.records import STAGES
+from lib.crm.store import CREATED
 
 st.title("Contacts")
-crm = CrmStore(resources.database())
-crm.seed_if_empty()
+crm = resources.services().crm
 
 EDITABLE = {"name": "Name", "email": "Email", "phone": "Phone", "title": "Title"}
 ACTORS = {"ai": "AI", "human": "person", "undo": "undo", "import": "import"}

@@ -2,14 +2,13 @@
 
 import streamlit as st
 
-from lib import extraction, resources, review, ui
-from lib.crm import CrmStore
-from lib.errors import ScribeError
-from lib.text import decode_upload
+from app_pages._shared import resources, ui
+from lib.core.errors import ScribeError
+from lib.core.text import decode_upload
+from lib.work import extraction, review
 
 st.title("Extract CRM fields from notes")
-crm = CrmStore(resources.database())
-crm.seed_if_empty()
+crm = resources.services().crm
 
 
 def notes_from_input() -> list[str]:
@@ -35,7 +34,7 @@ def run_extraction(model: str) -> None:
     runs, progress = [], st.progress(0.0, text=f"Reading {len(notes)} note(s)…")
     for n, note in enumerate(notes, start=1):
         try:
-            runs.append(extraction.extract_note(resources.gateway(), note, user=ui.current_user(), model=model))
+            runs.append(extraction.extract_note(resources.services().gateway, note, user=ui.current_user(), model=model))
         except ScribeError as err:
             st.caption(f"Note {n}:")
             ui.show_error(err)
@@ -88,7 +87,7 @@ def save_review(current: review.Review) -> None:
         ui.show_error(err)
         return
     for run in current.notes.values():
-        resources.usage_log().set_outcome(run.result.call_id, "crm_change_set", result.change_set_id)
+        resources.services().usage_log.set_outcome(run.result.call_id, "crm_change_set", result.change_set_id)
     st.session_state.extract_saved = result
 
 

@@ -2,16 +2,15 @@
 
 import streamlit as st
 
-from lib import follow_up, resources, ui
-from lib.crm import CrmStore
-from lib.errors import ScribeError
-from lib.follow_up import Draft
-from lib.text import safe_markdown_chunks
+from app_pages._shared import resources, ui
+from lib.core.errors import ScribeError
+from lib.core.text import safe_markdown_chunks
+from lib.work import follow_up
+from lib.work.follow_up import Draft
 
 NO_CONTACT = -1
 
-crm = CrmStore(resources.database())
-crm.seed_if_empty()
+crm = resources.services().crm
 
 st.title("Follow-up email")
 
@@ -43,7 +42,7 @@ def context_caption(draft: Draft) -> str:
 def run_draft(contact_id: int | None, notes: str, tone: str, length: str, model: str) -> None:
     """Measure the prompt, stream the draft into the page; errors are shown once, here."""
     st.session_state.pop("follow_up_draft", None)
-    gateway = resources.gateway()
+    gateway = resources.services().gateway
     try:
         prompt = follow_up.prepare_draft(gateway, crm, contact_id=contact_id, notes=notes, tone=tone,
                                          length=length, model=model)
@@ -101,7 +100,7 @@ def show_draft(draft: Draft) -> None:
 def log_sent(draft: Draft, text: str) -> None:
     try:
         draft.logged_interaction_id = follow_up.log_as_sent(
-            crm, resources.usage_log(), contact_id=draft.contact_id, text=text, author=ui.current_user(),
+            crm, resources.services().usage_log, contact_id=draft.contact_id, text=text, author=ui.current_user(),
             call_id=draft.call_id)
     except ScribeError as err:
         ui.show_error(err)

@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from lib import resources, summarize, ui
-from lib.claude import TextStream
-from lib.errors import ScribeError
-from lib.text import safe_markdown, safe_markdown_chunks
+from app_pages._shared import resources, ui
+from lib.claude.gateway import TextStream
+from lib.core.errors import ScribeError
+from lib.core.text import safe_markdown, safe_markdown_chunks
+from lib.work import summarize
 
 
 def show_outcome(stream: TextStream) -> None:
@@ -44,7 +45,7 @@ def run_summary() -> None:
     """Start the stream and write it into the page; errors are shown once, here."""
     st.session_state.pop("summary", None)
     try:
-        stream = summarize.start_summary(resources.gateway(), note, length=length or "medium", model=model,
+        stream = summarize.start_summary(resources.services().gateway, note, length=length or "medium", model=model,
                                          user=ui.current_user())
     except ScribeError as err:
         ui.show_error(err)

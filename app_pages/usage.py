@@ -5,11 +5,12 @@ from decimal import Decimal
 
 import streamlit as st
 
-from lib import budgets, charts, reconcile, resources, ui
-from lib.errors import ScribeError
-from lib.settings import FEATURES
-from lib.usage_queries import SCENARIOS, Options, UsageFilter, UsageQueries, UsageReport, what_if
-from lib.usage_queries import format_usd as money
+from app_pages._shared import charts, resources, ui
+from lib.core.errors import ScribeError
+from lib.core.settings import FEATURES
+from lib.usage import budgets, reconcile
+from lib.usage.queries import SCENARIOS, Options, UsageFilter, UsageQueries, UsageReport, what_if
+from lib.usage.queries import format_usd as money
 
 BACKEND_LABELS = {"anthropic": "Claude API (real spend)", "sandbox": "Sandbox (simulated)"}
 POLICY_LABELS = {"default": "the default (SCRIBE_BUDGET_POLICY)", "block": "block", "step_down": "step down the model",
@@ -19,7 +20,7 @@ POLICY_LABELS = {"default": "the default (SCRIBE_BUDGET_POLICY)", "block": "bloc
 @st.cache_data(ttl=600, max_entries=32, show_spinner="Adding up the usage log…")
 def load_report(db_path: str, filter_key: tuple, version: str, today: str) -> UsageReport:
     """The page's numbers, cached per database, filter, log version (new rows show) and UTC day."""
-    return UsageQueries(resources.database()).report(UsageFilter.from_key(filter_key))
+    return resources.services().usage.report(UsageFilter.from_key(filter_key))
 
 
 def pick_filter(queries: UsageQueries) -> UsageFilter:
@@ -165,8 +166,9 @@ def outcomes_tab(report: UsageReport) -> None:
                "follow-up for emails), failed and rejected calls included, divided by the outcomes they produced.")
 
 
-def budgets_tab(guard: budgets.BudgetGuard, statuses: list[budgets.BudgetStatus]) -> None:
-    st.caption(f"Spend on the {BACKEND_LABELS.get(guard.backend, guard.backend)} backend counts. Warning at 75%; "
+def budgets_tab(backend: str, statuses: list[budgets.BudgetStatus]) -> None:
+    store = resources.services().budgets
+    st.caption(f"Spend on the {BACKEND_LABELS.get(backend, backend)} backend counts. Warning at 75%; "
                "at 100% the policy applies. Team budgets default to SCRIBE_BUDGET_DAILY_USD / _MONTHLY_USD.")
     if statuses:
         st.dataframe([{"budget": s.budget.label, "limit": money(s.budget.limit_usd), "spent": money(s.spend),
@@ -187,34 +189,26 @@ def budgets_tab(guard: budgets.BudgetGuard, statuses: list[budgets.BudgetStatus]
         saved = st.form_submit_button("Save budget")
     if saved:
         try:
-            budget = guard.store.set(scope, subject, period, Decimal(str(round(limit, 4))),
+            budget = store.set(scope, subject, period, Decimal(str(round(limit, 4))),
                                      policy=None if policy == "default" else policy, user=ui.current_user())
         except ValueError as err:
             st.error(f"Not saved: {err}.")
         else:
-            refresh_budgets(guard)
+            resources.services().budget_guard.invalidate()
             st.session_state.usage_budget_note = f"Saved: {budget.label}, {money(budget.limit_usd)}."
             st.rerun()  # the headline and the table show the new budget
     if note := st.session_state.pop("usage_budget_note", None):
         st.success(note)
-    stored = guard.store.list()
+    stored = store.list()
     if stored:
         cols = st.columns([4, 1], vertical_alignment="bottom")
         gone = cols[0].selectbox("Remove a budget set here", stored, format_func=lambda b: b.label,
                                  key="usage_budget_remove")
         if cols[1].button("Remove", key="usage_budget_remove_btn"):
-            guard.store.delete(gone.scope, gone.subject, gone.period)
-            refresh_budgets(guard)
+            store.delete(gone.scope, gone.subject, gone.period)
+            resources.services().budget_guard.invalidate()
             st.session_state.usage_budget_note = f"Removed: {gone.label}."
             st.rerun()
-
-
-def refresh_budgets(guard: budgets.BudgetGuard) -> None:
-    """Forget cached budget spend here and in the gateway's own guard."""
-    guard.invalidate()
-    gateway_guard = getattr(resources.gateway(), "budget_check", None)
-    if isinstance(gateway_guard, budgets.BudgetGuard):
-        gateway_guard.invalidate()
 
 
 def whatif_models(queries: UsageQueries) -> dict[str, str]:
@@ -259,12 +253,12 @@ def reconcile_tab(queries: UsageQueries, f: UsageFilter) -> None:
                 "(an Admin API key, sk-ant-admin…) in the environment or at the root of .streamlit/secrets.toml, "
                 "then reload. It is used only to read the cost report.")
         return
-    backend = resources.backend().kind
+    backend = resources.services().backend.kind
     st.caption(f"An admin key is set (never shown). Compares the {BACKEND_LABELS.get(backend, backend)} rows of "
                "the selected dates with the cost report that backend serves.")
     if st.button("Fetch Anthropic's cost report", key="usage_reconcile_fetch"):
         try:
-            pages = resources.gateway().cost_report(admin_key.get_secret_value(), starting_at=f.start,
+            pages = resources.services().gateway.cost_report(admin_key.get_secret_value(), starting_at=f.start,
                                                     ending_at=f.end)
         except ScribeError as err:
             ui.show_error(err)
@@ -300,22 +294,19 @@ def empty_state() -> None:
             icon=":material/monitoring:")
     st.page_link("app_pages/summarize.py", label="Summarize a note", icon=":material/summarize:")
     with st.expander("Budgets (can be set before the first call)"):
-        guard = budgets.BudgetGuard(resources.database(), backend=resources.backend().kind,
-                                    settings=resources.settings, ttl_s=0)
-        budgets_tab(guard, guard.statuses())
+        backend = resources.services().backend.kind
+        budgets_tab(backend, resources.services().budget_statuses(backend))
 
 
 st.title("Usage & spend")
-queries = UsageQueries(resources.database())
+queries = resources.services().usage
 queries.refresh()
 version = queries.version()
 if version.startswith("0:"):
     empty_state()
 else:
     usage_filter = pick_filter(queries)
-    guard = budgets.BudgetGuard(resources.database(), backend=usage_filter.backend, settings=resources.settings,
-                                ttl_s=0)
-    budget_statuses = guard.statuses()
+    budget_statuses = resources.services().budget_statuses(usage_filter.backend)
     report = load_report(str(resources.settings().scribe_db), usage_filter.key(), version,
                          datetime.now(UTC).date().isoformat())
     if report.empty:
@@ -340,6 +331,6 @@ else:
         with tabs[7]:
             export_tab(queries, usage_filter, report.headline.requests)
     with tabs[5]:
-        budgets_tab(guard, budget_statuses)
+        budgets_tab(usage_filter.backend, budget_statuses)
     with tabs[8]:
         reconcile_tab(queries, usage_filter)

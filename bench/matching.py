@@ -24,7 +24,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lib.matching import ContactIndex, Match, default_nicknames, frame_fingerprint, match_contact  # noqa: E402
+from lib.crm.matching import ContactIndex, Match, default_nicknames, frame_fingerprint, match_contact  # noqa: E402
 
 CASES = ROOT / "tests" / "unit" / "matching_cases.jsonl"
 

@@ -27,10 +27,10 @@ import httpx2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lib.claude import Gateway  # noqa: E402
-from lib.db import Database  # noqa: E402
-from lib.prompts import note_message, summarize_system  # noqa: E402
-from lib.usage_log import UsageLog  # noqa: E402
+from lib.claude.gateway import Gateway  # noqa: E402
+from lib.claude.prompts import note_message, summarize_system  # noqa: E402
+from lib.services import open_database  # noqa: E402
+from lib.usage.log import UsageLog  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, start_app  # noqa: E402
 
 WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"]
@@ -112,7 +112,7 @@ def app_runs(sandbox_url: str, runs: int) -> list[tuple[float, float]]:
 
 
 def sdk_runs(sandbox_url: str, runs: int) -> list[tuple[float, float]]:
-    gateway = Gateway(UsageLog(Database(Path(tempfile.mkdtemp()) / "sdk.duckdb")), api_key="sk-bench",
+    gateway = Gateway(UsageLog(open_database(Path(tempfile.mkdtemp()) / "sdk.duckdb")), api_key="sk-bench",
                       base_url=sandbox_url, backend="sandbox")
     out = []
     for run in range(runs):

@@ -4,7 +4,7 @@ Starts `python -m lib.sandbox` in its own process (real clock) with RPM / ITPM /
 burst, synthesises N notes from data/notes (each made unique), and runs, one after another on fresh
 buckets (POST /_sandbox/reset), each on its own API key:
 
-  live       lib.runner.LiveRunner via JobManager: header-driven limiter, max_retries=0, own retries
+  live       lib.bulk.runner.LiveRunner via JobManager: header-driven limiter, max_retries=0, own retries
   naive-32   asyncio, 32 at a time, anthropic.AsyncAnthropic with the SDK's default retries (2)
   sequential one at a time, anthropic.Anthropic with default retries (stopped at --sequential-cap-s)
 
@@ -43,11 +43,11 @@ sys.path.insert(0, str(ROOT))
 
 import anthropic  # noqa: E402
 
-from lib.bulk_input import NoteRow, extraction_params  # noqa: E402
-from lib.claude import Gateway  # noqa: E402
-from lib.db import Database  # noqa: E402
-from lib.jobs.manager import JobManager  # noqa: E402
-from lib.usage_log import UsageLog  # noqa: E402
+from lib.bulk.input import NoteRow, extraction_params  # noqa: E402
+from lib.bulk.manager import JobManager  # noqa: E402
+from lib.claude.gateway import Gateway  # noqa: E402
+from lib.services import open_database  # noqa: E402
+from lib.usage.log import UsageLog  # noqa: E402
 
 MODEL = "claude-sonnet-4-6"
 DIMS = ("requests", "input", "output")
@@ -99,7 +99,7 @@ class Outcome:
 def run_live(base_url: str, rows: list[NoteRow], concurrency: int) -> tuple[int, int, float]:
     """done = notes Claude answered (including "no people found"); lost = notes failed for API reasons."""
     with tempfile.TemporaryDirectory() as tmp:
-        db = Database(Path(tmp) / "bench.duckdb")
+        db = open_database(Path(tmp) / "bench.duckdb")
         gateway = Gateway(UsageLog(db), api_key="sk-bench-live", base_url=base_url, backend="sandbox")
         manager = JobManager(gateway, db, concurrency=concurrency, resume=False)
         start = time.monotonic()

@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lib.db import Database  # noqa: E402
-from lib.usage_queries import UsageFilter, UsageQueries, what_if  # noqa: E402
+from lib.services import open_database  # noqa: E402
+from lib.usage.queries import UsageFilter, UsageQueries, what_if  # noqa: E402
 
 DAYS = 30
 # (model, input $/MTok, cache read $/MTok, output $/MTok): the rates of data/pricing.toml in force
@@ -100,7 +100,7 @@ WHERE u.feature = 'extract' AND u.status = 'ok' AND hash(u.id, 12) % 10 = 0
 def fill(path: Path, rows: int) -> float:
     """Create `path` with `rows` usage rows (and some field history); return the seconds it took."""
     t0 = time.perf_counter()
-    db = Database(path)
+    db = open_database(path)
     end = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0) + timedelta(hours=1)
     start = datetime.combine(end.date() - timedelta(days=DAYS - 1), datetime.min.time())  # the page's default 30 days
     step_us = (end - start) / timedelta(microseconds=1) / rows
@@ -115,7 +115,7 @@ def fill(path: Path, rows: int) -> float:
 
 def catch_up(path: Path) -> float:
     """Seconds for the first roll-up of the whole log (once per file; later refreshes add new rows only)."""
-    db = Database(path)
+    db = open_database(path)
     db.cursor().execute("SET threads = 2")
     t0 = time.perf_counter()
     ok = UsageQueries(db).refresh()
@@ -135,7 +135,7 @@ def page_filter(q: UsageQueries) -> UsageFilter:
 
 def time_queries(path: Path, repeats: int) -> tuple[float, list[float], UsageFilter]:
     """Median seconds of everything the page asks the database (a cold first run is reported apart)."""
-    db = Database(path)
+    db = open_database(path)
     db.cursor().execute("SET threads = 2")
     q = UsageQueries(db)
     q.refresh()
@@ -163,7 +163,7 @@ def time_queries(path: Path, repeats: int) -> tuple[float, list[float], UsageFil
 
 def time_each(path: Path, f: UsageFilter) -> dict[str, float]:
     """Seconds per query (one warm run each), to see where the time goes."""
-    db = Database(path)
+    db = open_database(path)
     db.cursor().execute("SET threads = 2")
     q = UsageQueries(db)
     out = {"refresh (nothing new)": 0.0}
@@ -193,7 +193,7 @@ def time_each(path: Path, f: UsageFilter) -> dict[str, float]:
 
 def pandas_same(path: Path, f: UsageFilter) -> tuple[float, float]:
     """(load seconds, aggregate seconds): the same aggregations in pandas on the filtered rows."""
-    db = Database(path)
+    db = open_database(path)
     t0 = time.perf_counter()
     df = db.cursor().execute(
         """SELECT ts, model, feature, "user", status, attempt, input_tokens, output_tokens, cache_read_input_tokens,
@@ -270,7 +270,7 @@ def time_page(path: Path, base_url: str) -> tuple[float, float, str]:
 
 def log_sum(path: Path, f: UsageFilter) -> float:
     """The filter's known spend summed straight from the rows (a check on the page's number)."""
-    db = Database(path)
+    db = open_database(path)
     where, params = f.where()
     total = db.cursor().execute(f"SELECT coalesce(sum(cost_usd), 0) FROM usage_log WHERE {where}", params).fetchone()[0]
     db.close()

@@ -39,15 +39,15 @@ def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 @pytest.fixture
 def db(hermetic_env: Path):
     """This test's own database, migrated."""
-    from lib.db import Database
+    from lib.services import open_database
 
-    return Database(hermetic_env)
+    return open_database(hermetic_env)
 
 
 @pytest.fixture
 def crm(db):
     """The CRM store on this test's database, with the sample CRM loaded."""
-    from lib.crm import CrmStore
+    from lib.crm.store import CrmStore
 
     store = CrmStore(db)
     store.seed_if_empty()

@@ -1,8 +1,8 @@
 """The Assistant page on the sandbox: a chat turn shows its tool calls, is kept, and can be reopened."""
 
-from lib.conversations import ConversationStore
-from lib.db import Database
-from lib.extraction import NoteExtraction
+from lib.services import open_database
+from lib.work.conversations import ConversationStore
+from lib.work.extraction import NoteExtraction
 from tests.app.steps import open_page
 
 QUESTION = "What is the last activity for john.smith@acme.com?"
@@ -25,7 +25,7 @@ def test_a_chat_turn_shows_the_tool_call_and_the_answer(app, hermetic_env):
     assert "2 call(s)" in captions and "cache read" in captions and "Sandbox output" in captions
     assert "Context sent with the next question" in app.get("progress")[0].proto.text
 
-    (stored,) = ConversationStore(Database(hermetic_env, migrate_now=False)).list().to_dict("records")
+    (stored,) = ConversationStore(open_database(hermetic_env)).list().to_dict("records")
     assert stored["turns"] == 1 and stored["title"] == QUESTION
 
 

@@ -2,9 +2,8 @@
 
 import pytest
 
-from lib import resources
-from lib.crm import CrmStore
-from lib.schemas import ProposedRow, SaveRequest
+from app_pages._shared import resources
+from lib.crm.records import ProposedRow, SaveRequest
 from tests.app.steps import open_page
 
 
@@ -27,7 +26,7 @@ def test_pipeline_chart_and_search(contacts):
 
 
 def test_contact_shows_fields_deal_and_an_ai_change_that_can_be_reverted(contacts):
-    crm = CrmStore(resources.database())
+    crm = resources.services().crm
     crm.save(SaveRequest(review_key="k", user="dana", rows=[ProposedRow(
         contact_id=1, values={"title": "COO"}, evidence={"title": "John (COO)"}, note="Date: 2026-11-19\nMet John.")]))
     show(contacts, 1)
@@ -47,7 +46,7 @@ def test_hand_edit_is_recorded_and_locks_the_field(contacts):
     title = next(t for t in contacts.text_input if t.label.startswith("Title"))
     title.input("Procurement Director")
     next(b for b in contacts.button if b.label == "Save my edits").click().run()
-    crm = CrmStore(resources.database())
+    crm = resources.services().crm
     assert crm.get_contact(2)["title"] == "Procurement Director"
     assert crm.locked_fields("contact", 2) == {"title"}
     assert any(t.label == "Title 🔒" for t in contacts.text_input)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from lib import resources
+from app_pages._shared import resources
 from tests.app.steps import click, open_page
 
 NOTE = (Path(__file__).resolve().parents[2] / "data" / "notes" / "01_acme_demo.txt").read_text()
@@ -16,7 +16,7 @@ def extract(app):
 
 
 def crm_value(sql, params):
-    return resources.database().cursor().execute(sql, params).fetchone()
+    return resources.services().db.cursor().execute(sql, params).fetchone()
 
 
 def test_empty_input_gets_a_message_and_no_call(extract, app_env):
@@ -54,8 +54,8 @@ def test_extract_review_save_save_again_undo(extract):
 
 def test_a_bad_csv_upload_is_a_clear_message(extract):
     # AppTest has no file_uploader driver: the page's parser is what runs on an upload
-    from lib.errors import InputRejected
-    from lib.extraction import notes_from_file
+    from lib.core.errors import InputRejected
+    from lib.work.extraction import notes_from_file
 
     with pytest.raises(InputRejected, match="no 'note' column"):
         notes_from_file("x.csv", "text,date\nhello,2026-01-01\n")

@@ -1,8 +1,8 @@
 """The Follow-up page on the sandbox: a draft streams into an editor, and can be logged as sent."""
 
-from lib.crm import CrmStore
-from lib.db import Database
-from lib.usage_log import UsageLog
+from lib.crm.store import CrmStore
+from lib.services import open_database
+from lib.usage.log import UsageLog
 from tests.app.steps import click, open_page
 
 
@@ -23,7 +23,7 @@ def test_a_draft_for_a_contact_fills_the_editor(app, hermetic_env):
 
     click(app, "Log as sent")
     assert any("Logged as interaction" in s.value for s in app.success)
-    db = Database(hermetic_env, migrate_now=False)
+    db = open_database(hermetic_env)
     latest = CrmStore(db).recent_interactions(1, limit=1).iloc[0]
     assert latest["kind"] == "email" and latest["summary"].startswith("Follow-up email sent: ")
     row = UsageLog(db).recent(limit=1).iloc[0]
@@ -35,7 +35,7 @@ def test_nothing_to_write_about_is_a_message_not_a_call(app, hermetic_env):
     open_page(app, "follow_up")
     click(app, "Draft")
     assert any("Nothing to write about yet" in e.value for e in app.error)
-    assert UsageLog(Database(hermetic_env, migrate_now=False)).recent().empty
+    assert UsageLog(open_database(hermetic_env)).recent().empty
 
 
 def test_a_dropped_stream_keeps_the_partial_draft_with_the_error(app, app_env, hermetic_env):
@@ -48,5 +48,5 @@ def test_a_dropped_stream_keeps_the_partial_draft_with_the_error(app, app_env, h
     assert any("dropped part-way" in e.value for e in app.error)
     partial = app.text_area(key="follow_up_text").value
     assert partial.startswith("Subject: ") and "Best regards," not in partial
-    row = UsageLog(Database(hermetic_env, migrate_now=False)).recent(limit=1).iloc[0]
+    row = UsageLog(open_database(hermetic_env)).recent(limit=1).iloc[0]
     assert row["status"] == "stream_error" and row["usage_estimated"]

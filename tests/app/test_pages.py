@@ -2,8 +2,8 @@
 
 import pytest
 
-from lib.db import Database
-from lib.usage_log import UsageLog
+from lib.services import open_database
+from lib.usage.log import UsageLog
 
 PAGES = ["app_pages/summarize.py", "app_pages/extract.py", "app_pages/follow_up.py", "app_pages/assistant.py", "app_pages/bulk.py",
          "app_pages/contacts.py", "app_pages/usage.py"]
@@ -26,7 +26,7 @@ def test_an_empty_note_gets_a_message_and_no_call(app, hermetic_env):
     summarize = next(b for b in app.button if b.label == "Summarize")
     summarize.click().run()
     assert any("The note is empty" in e.value for e in app.error)
-    assert UsageLog(Database(hermetic_env, migrate_now=False)).recent().empty
+    assert UsageLog(open_database(hermetic_env)).recent().empty
 
 
 def test_summarize_a_sample_note(app):

@@ -5,9 +5,9 @@ from decimal import Decimal
 
 import pytest
 
-from lib.budgets import BudgetStore
-from lib.db import Database
-from lib.usage_log import UsageLog, UsageRecord
+from lib.services import open_database
+from lib.usage.budgets import BudgetStore
+from lib.usage.log import UsageLog, UsageRecord
 
 NOW = datetime.now(UTC)
 
@@ -23,7 +23,7 @@ def rec(**over) -> UsageRecord:
 @pytest.fixture
 def full_log(hermetic_env):
     """Real and sandbox rows; the real spend is $0.0364, as in tests/unit/test_usage_queries.py."""
-    log = UsageLog(Database(hermetic_env))
+    log = UsageLog(open_database(hermetic_env))
     for r in [
         rec(call_id="a", input_tokens=1000, cache_creation_input_tokens=2000, cache_write_5m_tokens=2000,
             output_tokens=500, cost_usd=Decimal("0.018")),
@@ -110,7 +110,7 @@ def test_budgets_are_set_on_the_page_and_shown_against_spend(app, full_log, herm
     at.number_input(key="usage_budget_limit").set_value(0.04)
     at.button(key="FormSubmitter:usage_budget_form-Save budget").click().run()
     assert any("Saved: The team's daily budget" in s.value for s in at.success)
-    assert BudgetStore(Database(hermetic_env, migrate_now=False)).list()[0].limit_usd == Decimal("0.04")
+    assert BudgetStore(open_database(hermetic_env)).list()[0].limit_usd == Decimal("0.04")
     assert metrics(at)["Today (UTC)"] == "$0.0291"
     assert any("daily budget is at 73%" in w.value for w in at.warning) is False  # 73 % < 75 %: no warning
     assert [m.delta for m in at.metric if m.label == "Today (UTC)"] == ["73% of $0.04 budget"]
@@ -145,12 +145,12 @@ def test_reconciliation_with_an_admin_key(app_env, full_log, monkeypatch):
 
 
 def test_a_budget_set_here_can_be_removed(app, full_log, hermetic_env):
-    BudgetStore(Database(hermetic_env, migrate_now=False)).set("feature", "extract", "month", "5")
+    BudgetStore(open_database(hermetic_env)).set("feature", "extract", "month", "5")
     at = usage_page(app)
     assert at.selectbox(key="usage_budget_remove").value.label == "The monthly budget of feature extract"
     at.button(key="usage_budget_remove_btn").click().run()
     assert any("Removed: The monthly budget of feature extract" in s.value for s in at.success)
-    assert BudgetStore(Database(hermetic_env, migrate_now=False)).list() == []
+    assert BudgetStore(open_database(hermetic_env)).list() == []
 
 
 def test_a_call_without_a_known_price_is_flagged_not_counted_as_zero(app, full_log):

@@ -4,8 +4,8 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from lib.db import Database
-from lib.usage_log import UsageLog
+from lib.services import open_database
+from lib.usage.log import UsageLog
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTION = "What is the last activity for john.smith@acme.com?"
@@ -33,7 +33,7 @@ def test_the_last_activity_for_an_email_is_looked_up_and_the_call_shown(page, st
     page.screenshot(path=str(ROOT / "docs" / "assistant.png"), full_page=True)
 
     streamlit_app.stop()
-    rows = UsageLog(Database(streamlit_app.db_path)).recent().sort_values("id")
+    rows = UsageLog(open_database(streamlit_app.db_path)).recent().sort_values("id")
     assert list(rows["feature"]) == ["assistant", "assistant"] and list(rows["model"]) == ["claude-opus-4-8"] * 2
     assert rows.iloc[1]["cache_read_input_tokens"] > 0  # tools and system read from the cache on the second call
     assert [e["path"] for e in browser_sandbox.journal if e["path"] == "/v1/messages"] == ["/v1/messages"] * 2

@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from lib.db import Database
+from lib.services import open_database
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "notes" / "sample_notes.csv"
@@ -42,7 +42,7 @@ def test_upload_run_live_and_review_in_the_extract_grid(page, streamlit_app, bro
     assert heading.startswith(f"Review: {people} person(s)"), (label, heading)
 
     streamlit_app.stop()
-    db = Database(streamlit_app.db_path)
+    db = open_database(streamlit_app.db_path)
     statuses = dict(db.cursor().execute("SELECT status, count(*) FROM job_items GROUP BY status").fetchall())
     assert sum(statuses.values()) == 20 and set(statuses) <= {"succeeded", "failed"}
     journal = [e for e in browser_sandbox.journal if e["path"] == "/v1/messages"]

@@ -5,9 +5,9 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from lib.crm import CrmStore
-from lib.db import Database
-from lib.usage_log import UsageLog
+from lib.crm.store import CrmStore
+from lib.services import open_database
+from lib.usage.log import UsageLog
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTES = ("Date: 2026-11-19\nDemo went well. John wants pricing for 40 seats, $48,000 for the first year. "
@@ -50,7 +50,7 @@ def test_the_draft_streams_in_then_is_editable_and_logged(page, streamlit_app, b
     page.screenshot(path=str(ROOT / "docs" / "follow_up.png"), full_page=True)
 
     streamlit_app.stop()  # DuckDB admits one process: let the app go before reading its file
-    db = Database(streamlit_app.db_path)
+    db = open_database(streamlit_app.db_path)
     latest = CrmStore(db).recent_interactions(1, limit=1).iloc[0]
     assert latest["kind"] == "email" and latest["author"] == "rep"
     note = db.cursor().execute("SELECT note FROM interactions WHERE id = ?", [int(latest["id"])]).fetchone()[0]
@@ -74,7 +74,7 @@ def test_stop_keeps_the_partial_draft_marked_incomplete_and_logged(page, streaml
     assert partial.startswith("Subject:") and "Best regards," not in partial
 
     streamlit_app.stop()
-    (row,) = UsageLog(Database(streamlit_app.db_path)).recent().itertuples()
+    (row,) = UsageLog(open_database(streamlit_app.db_path)).recent().itertuples()
     assert row.feature == "follow_up" and row.status == "aborted" and row.usage_estimated and row.output_tokens >= 1
     journal = [e for e in browser_sandbox.journal if e["path"] == "/v1/messages"]
     assert journal[-1]["decision"] == "client_disconnect"  # the stream was really closed, not left running

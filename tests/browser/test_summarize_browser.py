@@ -3,8 +3,8 @@
 import time
 from pathlib import Path
 
-from lib.db import Database
-from lib.usage_log import UsageLog
+from lib.services import open_database
+from lib.usage.log import UsageLog
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTE = (ROOT / "data" / "notes" / "01_acme_demo.txt").read_text()
@@ -39,7 +39,7 @@ def test_summary_streams_into_the_page_and_is_logged(page, streamlit_app, browse
     page.screenshot(path=str(docs / "summarize.png"))
 
     streamlit_app.stop()  # DuckDB admits one process: let the app go before reading its file
-    rows = UsageLog(Database(streamlit_app.db_path)).recent()
+    rows = UsageLog(open_database(streamlit_app.db_path)).recent()
     assert len(rows) == 1
     row = rows.iloc[0]
     assert row["feature"] == "summarize" and row["status"] == "ok" and row["backend"] == "sandbox"
@@ -57,7 +57,7 @@ def test_stop_keeps_the_partial_summary_and_logs_it(page, streamlit_app, browser
     assert "Key points" in main and "(estimated)" in main
 
     streamlit_app.stop()
-    row = UsageLog(Database(streamlit_app.db_path)).recent().iloc[0]
+    row = UsageLog(open_database(streamlit_app.db_path)).recent().iloc[0]
     assert row["status"] == "aborted" and row["usage_estimated"] and row["output_tokens"] > 0
     journal = [e for e in browser_sandbox.journal if e["path"] == "/v1/messages"]
     assert journal[-1]["decision"] == "client_disconnect"  # the stream was really closed, not left running
@@ -98,5 +98,5 @@ def test_with_no_key_the_app_starts_its_own_sandbox_and_says_so(browser, tmp_pat
         context.close()
     finally:
         app.stop()
-    rows = UsageLog(Database(app.db_path)).recent()
+    rows = UsageLog(open_database(app.db_path)).recent()
     assert list(rows["backend"]) == ["sandbox"] and rows.iloc[0]["status"] == "ok"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lib import pricing
-from lib.db import Database
-from lib.usage_log import UsageLog, UsageRecord
+from lib.services import open_database
+from lib.usage import pricing
+from lib.usage.log import UsageLog, UsageRecord
 from tests.browser.conftest import StreamlitApp, start_app
 
 MODELS = ["claude-sonnet-4-6", "claude-haiku-4-5", "claude-opus-4-8"]
@@ -38,7 +38,7 @@ def some_rows(n: int, seed: int = 5) -> list[UsageRecord]:
 @pytest.fixture
 def usage_app(tmp_path: Path, browser_sandbox) -> Iterator[StreamlitApp]:
     """The app started on a database that already holds a log (DuckDB: one process, so close it first)."""
-    db = Database(tmp_path / "browser.duckdb")  # the file start_app points SCRIBE_DB at
+    db = open_database(tmp_path / "browser.duckdb")  # the file start_app points SCRIBE_DB at
     log = UsageLog(db)
     for r in some_rows(300):
         log.write(r)

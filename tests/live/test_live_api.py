@@ -7,10 +7,10 @@ import os
 
 import pytest
 
-from lib import prompts
-from lib.claude import Gateway
-from lib.schemas import Extraction
-from lib.usage_log import UsageLog
+from lib.claude import prompts
+from lib.claude.gateway import Gateway
+from lib.usage.log import UsageLog
+from lib.work.schemas import Extraction
 
 # read before the autouse fixture clears the environment for hermetic tests
 KEY = os.environ.get("ANTHROPIC_API_KEY")

@@ -23,8 +23,8 @@ def sales_note() -> str:
 @pytest.fixture
 def gateway(sandbox, db):
     """The app's gateway on this test's database, talking to the session sandbox (virtual clock)."""
-    from lib.claude import Gateway
-    from lib.usage_log import UsageLog
+    from lib.claude.gateway import Gateway
+    from lib.usage.log import UsageLog
 
     return Gateway(UsageLog(db), api_key="sk-test-gateway", base_url=sandbox.base_url, backend="sandbox",
                    max_retries=2)

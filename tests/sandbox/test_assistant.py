@@ -4,11 +4,11 @@ the round cap, caching from the second call on, memory that keeps tool pairs int
 import duckdb
 import pytest
 
-from lib import prompts
-from lib.assistant import COMPACT_AT, Assistant, cap_message, starts_turn
-from lib.assistant_tools import CrmTools
-from lib.conversations import Conversation, ConversationStore
-from lib.crm import CrmStore
+from lib.claude import prompts
+from lib.crm.store import CrmStore
+from lib.work.assistant import COMPACT_AT, Assistant, cap_message, starts_turn
+from lib.work.assistant_tools import CrmTools
+from lib.work.conversations import Conversation, ConversationStore
 
 MODEL = "claude-opus-4-8"
 JOHN = "john.smith@acme.com"

@@ -5,13 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from lib import batches, bulk_input, pricing
-from lib.claude import Gateway
-from lib.crm import CrmStore
-from lib.jobs.manager import JobManager
-from lib.review import blocking_problems, build_review, problems, to_save_request
-from lib.runner import SimulatedTime
-from lib.usage_log import UsageLog
+from lib.bulk import batches
+from lib.bulk import input as bulk_input
+from lib.bulk.manager import JobManager
+from lib.bulk.runner import SimulatedTime
+from lib.claude.gateway import Gateway
+from lib.crm.store import CrmStore
+from lib.usage import pricing
+from lib.usage.log import UsageLog
+from lib.work.review import blocking_problems, build_review, problems, to_save_request
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "notes" / "sample_notes.csv"
 MODEL = "claude-sonnet-4-6"

@@ -4,12 +4,12 @@ from decimal import ROUND_DOWN, Decimal
 
 import pytest
 
-from lib import prompts
-from lib.budgets import BudgetGuard, BudgetStore, usd
-from lib.claude import Gateway
-from lib.errors import BudgetExceeded
-from lib.settings import load_settings
-from lib.usage_log import UsageLog
+from lib.claude import prompts
+from lib.claude.gateway import Gateway
+from lib.core.errors import BudgetExceeded
+from lib.core.settings import load_settings
+from lib.usage.budgets import BudgetGuard, BudgetStore, usd
+from lib.usage.log import UsageLog
 
 NOTE = ("Date: 2026-11-19\nRep: dana\n\nDemo with Acme Corp. John Smith (VP Operations) liked the live map. "
         "Linda Park, their CFO, wants pricing in writing: $48,000 for the first year. Next step: send the proposal.")

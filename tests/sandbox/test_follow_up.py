@@ -5,9 +5,9 @@ import email
 
 import pytest
 
-from lib import follow_up
-from lib.errors import InputRejected, StreamInterrupted
-from lib.settings import load_settings
+from lib.core.errors import InputRejected, StreamInterrupted
+from lib.core.settings import load_settings
+from lib.work import follow_up
 
 MODEL = load_settings().scribe_model_follow_up
 NOTES = ("Date: 2026-11-19\nDemo went well. John wants pricing for 40 seats, $48,000 for the first year. "

@@ -4,9 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from lib import prompts, summarize
-from lib.claude import Gateway
-from lib.errors import (
+from lib.claude import prompts
+from lib.claude.gateway import Gateway
+from lib.core.errors import (
     AuthenticationFailed,
     InputRejected,
     InvalidRequest,
@@ -14,9 +14,10 @@ from lib.errors import (
     ReplyInvalid,
     StreamInterrupted,
 )
-from lib.extraction import extract_note
-from lib.schemas import Extraction
-from lib.usage_log import UsageLog
+from lib.usage.log import UsageLog
+from lib.work import summarize
+from lib.work.extraction import extract_note
+from lib.work.schemas import Extraction
 
 NOTE = (
     "Date: 2026-11-19\nRep: dana\n\nDemo with Acme Corp. John Smith (VP Operations) liked the live map. "

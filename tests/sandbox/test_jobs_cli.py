@@ -1,4 +1,4 @@
-"""`python -m lib.jobs`: the cron CLI in its own process, against a sandbox started here (real clock)."""
+"""`python -m lib.bulk`: the cron CLI in its own process, against a sandbox started here (real clock)."""
 
 import json
 import os
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.db import Database
+from lib.services import open_database
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "notes" / "sample_notes.csv"
@@ -20,7 +20,7 @@ def cli(sandbox_realtime, hermetic_env):
     env |= {"ANTHROPIC_BASE_URL": sandbox_realtime.base_url, "SCRIBE_DB": str(hermetic_env)}
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "lib.jobs", *args], cwd=ROOT, env=env, capture_output=True,
+        return subprocess.run([sys.executable, "-m", "lib.bulk", *args], cwd=ROOT, env=env, capture_output=True,
                               text=True, timeout=120)
 
     return run
@@ -37,7 +37,7 @@ def test_live_enrich_writes_proposals_and_a_summary(cli, tmp_path, hermetic_env)
     assert proposals and all(p["people"] for p in proposals)
     assert f"20 item(s), {len(proposals)} succeeded, {20 - len(proposals)} failed" in text
     assert "input + " in text and "output tokens; cost $" in text
-    db = Database(hermetic_env)
+    db = open_database(hermetic_env)
     assert db.cursor().execute("SELECT count(*) FROM usage_log WHERE status = 'ok'").fetchone()[0] == 20
     assert db.cursor().execute("SELECT count(*) FROM contacts").fetchone()[0] == 0  # proposals only
 
@@ -60,7 +60,7 @@ def test_batch_no_wait_prints_the_job_then_collect_finishes_it(cli, tmp_path):
 
 
 def test_it_says_so_when_the_app_holds_the_database(cli, hermetic_env):
-    holder = Database(hermetic_env)  # as the running app would
+    holder = open_database(hermetic_env)  # as the running app would
     try:
         refused = cli("enrich", str(SAMPLE), "--mode", "live")
     finally:

@@ -4,12 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from lib import bulk_input
-from lib.claude import Gateway
-from lib.db import Database
-from lib.jobs.manager import JobManager
-from lib.runner import SimulatedTime
-from lib.usage_log import UsageLog
+from lib.bulk import input as bulk_input
+from lib.bulk.manager import JobManager
+from lib.bulk.runner import SimulatedTime
+from lib.claude.gateway import Gateway
+from lib.services import open_database
+from lib.usage.log import UsageLog
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "notes" / "sample_notes.csv"
 KEY = "sk-test-limiter"
@@ -22,7 +22,7 @@ def notes():
 
 @pytest.fixture
 def manager(sandbox, hermetic_env):
-    db = Database(hermetic_env)
+    db = open_database(hermetic_env)
     gateway = Gateway(UsageLog(db), api_key=KEY, base_url=sandbox.base_url, backend="sandbox")
     time = SimulatedTime(sandbox.clock.now, sandbox.clock.advance)
     jobs = JobManager(gateway, db, concurrency=8, clock=time.now, sleep=time.sleep, resume=False)

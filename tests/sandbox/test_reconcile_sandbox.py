@@ -5,13 +5,14 @@ from decimal import Decimal
 
 import pytest
 
-from lib import prompts, reconcile
-from lib.claude import Gateway
-from lib.db import Database
-from lib.errors import AuthenticationFailed
+from lib.claude import prompts
+from lib.claude.gateway import Gateway
+from lib.core.errors import AuthenticationFailed
 from lib.sandbox.clock import to_datetime
-from lib.usage_log import UsageLog
-from lib.usage_queries import UsageQueries
+from lib.services import open_database
+from lib.usage import reconcile
+from lib.usage.log import UsageLog
+from lib.usage.queries import UsageQueries
 
 ADMIN_KEY = "sk-ant-admin-sbtest"
 NOTE = ("Date: 2026-11-19\nRep: dana\n\nCall with Initech. Bob Porter wants a pilot for 20 seats at $12,000; "
@@ -21,7 +22,7 @@ NOTE = ("Date: 2026-11-19\nRep: dana\n\nCall with Initech. Bob Porter wants a pi
 @pytest.fixture
 def gw(sandbox, hermetic_env):
     # usage rows are stamped with the sandbox's (virtual) clock, so both sides agree on the day
-    return Gateway(UsageLog(Database(hermetic_env)), api_key="sk-test-reconcile", base_url=sandbox.base_url,
+    return Gateway(UsageLog(open_database(hermetic_env)), api_key="sk-test-reconcile", base_url=sandbox.base_url,
                    backend="sandbox", now=lambda: to_datetime(sandbox.clock.now()))
 
 

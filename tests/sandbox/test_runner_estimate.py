@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from lib import bulk_input, pricing
-from lib.jobs.estimate import TYPICAL_OUTPUT_TOKENS, estimate
-from lib.jobs.manager import JobManager
-from lib.runner import SimulatedTime
+from lib.bulk import input as bulk_input
+from lib.bulk.estimate import TYPICAL_OUTPUT_TOKENS, estimate
+from lib.bulk.manager import JobManager
+from lib.bulk.runner import SimulatedTime
+from lib.usage import pricing
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "notes" / "sample_notes.csv"
 MODEL = "claude-sonnet-4-6"

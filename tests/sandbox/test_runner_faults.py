@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from lib import bulk_input
-from lib.claude import Gateway
-from lib.jobs.manager import JobManager
-from lib.runner import SimulatedTime
-from lib.usage_log import UsageLog
+from lib.bulk import input as bulk_input
+from lib.bulk.manager import JobManager
+from lib.bulk.runner import SimulatedTime
+from lib.claude.gateway import Gateway
+from lib.usage.log import UsageLog
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "notes" / "sample_notes.csv"
 KEY = "sk-test-runner"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from lib.schemas import DealStage, Extraction, FieldName  # the schema the app really sends
+from lib.crm.records import DealStage, FieldName  # the schema the app really sends
+from lib.work.schemas import Extraction
 
 MODEL = "claude-haiku-4-5"
 

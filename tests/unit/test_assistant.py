@@ -3,12 +3,12 @@ proposals as extractions, and conversations kept whole in DuckDB."""
 
 from datetime import date
 
-from lib.assistant import close_turn, starts_turn, to_extraction, transcript, usage_summary
-from lib.claude import CallResult
-from lib.conversations import CallUsage, Conversation, ConversationStore, Proposal, Turn
-from lib.db import Database
-from lib.errors import ScribeError
-from lib.schemas import DealStage
+from lib.claude.gateway import CallResult
+from lib.core.errors import ScribeError
+from lib.crm.records import DealStage
+from lib.services import open_database
+from lib.work.assistant import close_turn, starts_turn, to_extraction, transcript, usage_summary
+from lib.work.conversations import CallUsage, Conversation, ConversationStore, Proposal, Turn
 
 QUESTION = "Mark the Acme deal closed-won, John signed today"
 
@@ -94,7 +94,7 @@ def test_a_proposal_becomes_an_extraction_with_the_request_as_evidence():
 
 
 def test_a_conversation_is_stored_whole_and_reopened(hermetic_env):
-    store = ConversationStore(Database(hermetic_env))
+    store = ConversationStore(open_database(hermetic_env))
     conv = Conversation.new("dana", model="claude-opus-4-8")
     conv.title = "Who is John"
     first = tool_turn(1)

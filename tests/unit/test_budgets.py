@@ -6,12 +6,12 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from lib import budgets, pricing
-from lib.budgets import Budget, BudgetGuard, BudgetStatus, BudgetStore
-from lib.db import Database
-from lib.errors import BudgetExceeded
-from lib.settings import load_settings
-from lib.usage_log import UsageLog, UsageRecord
+from lib.core.errors import BudgetExceeded
+from lib.core.settings import load_settings
+from lib.services import open_database
+from lib.usage import budgets, pricing
+from lib.usage.budgets import Budget, BudgetGuard, BudgetStatus, BudgetStore
+from lib.usage.log import UsageLog, UsageRecord
 
 NOW = datetime.now(UTC)
 PRICES = pricing.load_prices()
@@ -29,7 +29,7 @@ def spend(db, amount, *, user="dana", feature="summarize", backend="sandbox", ts
 
 @pytest.fixture
 def db(hermetic_env):
-    return Database(hermetic_env)
+    return open_database(hermetic_env)
 
 
 def guard(db, backend="sandbox", **env):

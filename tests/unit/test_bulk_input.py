@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from lib import bulk_input
-from lib.bulk_input import ColumnMap, NoteRow
-from lib.errors import InputRejected
+from lib.bulk import input as bulk_input
+from lib.bulk.input import ColumnMap, NoteRow
+from lib.core.errors import InputRejected
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "notes" / "sample_notes.csv"
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from lib.batches import split
-from lib.runner import FairQueue, InputEstimator, WorkItem
+from lib.bulk.batches import split
+from lib.bulk.runner import FairQueue, InputEstimator, WorkItem
 
 
 def item(user, n, job="j1", priority=0, not_before=0.0):

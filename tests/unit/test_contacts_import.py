@@ -2,10 +2,10 @@
 
 import pytest
 
-from lib.contacts_import import read_contacts_csv
-from lib.crm import CrmStore
-from lib.db import Database
-from lib.errors import InputRejected
+from lib.core.errors import InputRejected
+from lib.crm.importing import read_contacts_csv
+from lib.crm.store import CrmStore
+from lib.services import open_database
 
 HUBSPOT = (
     "Record ID,First Name,Last Name,Email,Phone Number,Job Title,Company Name,Contact owner\n"
@@ -20,7 +20,7 @@ SALESFORCE = "Contact ID,First Name,Last Name,Title,Account Name,Email,Phone\n00
 
 @pytest.fixture
 def crm(hermetic_env):
-    store = CrmStore(Database(hermetic_env))
+    store = CrmStore(open_database(hermetic_env))
     store.seed_if_empty()
     return store
 

@@ -4,15 +4,15 @@ from datetime import date
 
 import pytest
 
-from lib.crm import CrmStore
-from lib.db import Database
-from lib.errors import InvalidRecord
-from lib.schemas import ProposedRow, SaveRequest
+from lib.core.errors import InvalidRecord
+from lib.crm.records import ProposedRow, SaveRequest
+from lib.crm.store import CrmStore
+from lib.services import open_database
 
 
 @pytest.fixture
 def crm(hermetic_env):
-    store = CrmStore(Database(hermetic_env))
+    store = CrmStore(open_database(hermetic_env))
     assert store.seed_if_empty()
     return store
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from lib.db import Database, applied_migrations, migrate
-from lib.usage_log import UsageLog, UsageRecord
+from lib.core.db import applied_migrations, migrate
+from lib.services import MIGRATIONS, open_database
+from lib.usage.log import UsageLog, UsageRecord
 
 ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -23,16 +24,16 @@ def record(**over):
 
 
 def test_migrations_run_once(hermetic_env):
-    db = Database(hermetic_env)
+    db = open_database(hermetic_env)
     first = applied_migrations(db)
     assert "usage_log_001_create" in first
-    assert migrate(db) == []
+    assert migrate(db, MIGRATIONS) == []
     db.close()
-    assert applied_migrations(Database(hermetic_env)) == first
+    assert applied_migrations(open_database(hermetic_env)) == first
 
 
 def test_write_and_read_back(hermetic_env):
-    log = UsageLog(Database(hermetic_env))
+    log = UsageLog(open_database(hermetic_env))
     row_id = log.write(record())
     rows = log.rows_for_call("c1")
     assert list(rows["id"]) == [row_id]
@@ -41,13 +42,13 @@ def test_write_and_read_back(hermetic_env):
 
 
 def test_unknown_cost_is_null_not_zero(hermetic_env):
-    log = UsageLog(Database(hermetic_env))
+    log = UsageLog(open_database(hermetic_env))
     log.write(record(cost_usd=None))
     assert log.db.cursor().execute("SELECT cost_usd IS NULL FROM usage_log").fetchone() == (True,)
 
 
 def test_a_refused_write_goes_to_the_fallback_file_and_comes_back(hermetic_env):
-    db = Database(hermetic_env)
+    db = open_database(hermetic_env)
     log = UsageLog(db)
     db.cursor().execute("ALTER TABLE usage_log RENAME TO usage_log_away")  # every insert now fails
     row_id, warning = log.write_or_fallback(record(call_id="lost?"))
@@ -60,7 +61,7 @@ def test_a_refused_write_goes_to_the_fallback_file_and_comes_back(hermetic_env):
 
 
 def test_spend_today_sums_known_costs_of_one_backend(hermetic_env):
-    log = UsageLog(Database(hermetic_env))
+    log = UsageLog(open_database(hermetic_env))
     now = datetime(2026, 11, 26, 12, tzinfo=UTC)
     log.write(record(ts=now, cost_usd=Decimal("0.5")))
     log.write(record(ts=now, cost_usd=None))
@@ -71,7 +72,7 @@ def test_spend_today_sums_known_costs_of_one_backend(hermetic_env):
 
 
 def test_each_thread_gets_its_own_cursor(hermetic_env):
-    db = Database(hermetic_env)
+    db = open_database(hermetic_env)
     log = UsageLog(db)
     seen, errors = set(), []
 
@@ -93,7 +94,7 @@ def test_each_thread_gets_its_own_cursor(hermetic_env):
 
 
 def test_transaction_rolls_back_on_error(hermetic_env):
-    db = Database(hermetic_env)
+    db = open_database(hermetic_env)
     with pytest.raises(RuntimeError), db.transaction() as cur:
         cur.execute("CREATE TABLE t (x INT)")
         cur.execute("INSERT INTO t VALUES (1)")
@@ -103,9 +104,9 @@ def test_transaction_rolls_back_on_error(hermetic_env):
 
 
 def test_a_second_process_gets_a_clear_busy_error(hermetic_env):
-    holder = Database(hermetic_env)  # this process holds the file while the other tries
-    code = ("from lib.db import Database, DatabaseBusy\n"
-            f"try:\n    Database({str(hermetic_env)!r})\nexcept DatabaseBusy as e:\n    print('BUSY', e)\n")
+    holder = open_database(hermetic_env)  # this process holds the file while the other tries
+    code = ("from lib.core.db import DatabaseBusy\nfrom lib.services import open_database\n"
+            f"try:\n    open_database({str(hermetic_env)!r})\nexcept DatabaseBusy as e:\n    print('BUSY', e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert "BUSY" in out.stdout and "holds the database" in out.stdout
     holder.close()

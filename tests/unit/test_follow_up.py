@@ -3,7 +3,7 @@
 import email
 from email.policy import default
 
-from lib import follow_up
+from lib.work import follow_up
 
 DRAFT = "Subject: Next steps for the pilot\n\nHi John,\n\nThanks for today — pricing follows.\n\nBest regards,"
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from lib.limiter import Cost, NeverFits, RateLimiter, binding_dimension, read_headers, sustained_rate
+from lib.bulk.limiter import Cost, NeverFits, RateLimiter, binding_dimension, read_headers, sustained_rate
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC).timestamp()
 

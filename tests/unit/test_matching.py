@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lib.matching import (
+from lib.crm.matching import (
     ContactIndex,
     Match,
     Nicknames,
@@ -35,7 +35,7 @@ CASES = [json.loads(line) for line in (Path(__file__).parent / "matching_cases.j
 
 
 def seed_frame() -> pd.DataFrame:
-    """The seed contacts joined to their company names, as lib.matching expects them."""
+    """The seed contacts joined to their company names, as lib.crm.matching expects them."""
     contacts = pd.read_csv(CRM / "contacts.csv", dtype=str, keep_default_na=False)
     companies = pd.read_csv(CRM / "companies.csv", dtype=str, keep_default_na=False)
     names = dict(zip(companies["id"], companies["name"], strict=True))

@@ -1,4 +1,4 @@
-"""lib/pricing.py against hand-computed costs and against the price list in claude-api.md §10."""
+"""lib/usage/pricing.py against hand-computed costs and against the price list in claude-api.md §10."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import anthropic
 import pytest
 from pydantic import ValidationError
 
-from lib import pricing
-from lib.pricing import ModelPrice, PriceTable, PricingFileError
+from lib.usage import pricing
+from lib.usage.pricing import ModelPrice, PriceTable, PricingFileError
 
 AT = date(2026, 11, 20)  # after every release in the table; Sonnet 5.5 is on its 2026-10-07 row
 D = Decimal
@@ -321,7 +321,7 @@ def test_sdk_usage_with_optional_fields_unset() -> None:
 
 
 def test_gateway_shaped_dict_with_extra_keys() -> None:
-    # lib/claude.py passes its usage_fields() dict, which has keys of its own; they are ignored.
+    # lib/claude/gateway.py passes its usage_fields() dict, which has keys of its own; they are ignored.
     fields = usage(input_tokens=100, output_tokens=200, cache_write_5m_tokens=2000, cache_write_1h_tokens=0,
                    service_tier=None, speed=None, inference_geo=None, **split(five_min=2000))
     assert pricing.cost_usd("claude-sonnet-4-6", fields, at=AT) == D("0.0108")  # as 5m-writes-1.25x

@@ -4,11 +4,11 @@ from datetime import date
 
 import pytest
 
-from lib.claude import CallResult
-from lib.crm import CrmStore
-from lib.db import Database
-from lib.extraction import NoteExtraction, note_date_of, split_notes
-from lib.review import (
+from lib.claude.gateway import CallResult
+from lib.crm.store import CrmStore
+from lib.services import open_database
+from lib.work.extraction import NoteExtraction, note_date_of, split_notes
+from lib.work.review import (
     CHOOSE,
     CREATE_NEW,
     apply_edits,
@@ -18,12 +18,12 @@ from lib.review import (
     refresh_checks,
     to_save_request,
 )
-from lib.schemas import Evidence, ExtractedPerson
+from lib.work.schemas import Evidence, ExtractedPerson
 
 
 @pytest.fixture
 def crm(hermetic_env):
-    store = CrmStore(Database(hermetic_env))
+    store = CrmStore(open_database(hermetic_env))
     store.seed_if_empty()
     return store
 

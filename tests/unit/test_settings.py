@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.settings import Settings, load_settings, read_secrets_file
+from lib.core.settings import Settings, load_settings, read_secrets_file
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from lib.errors import InputRejected
-from lib.text import MAX_NOTE_CHARS, clean_note, decode_upload, safe_markdown, safe_markdown_chunks
+from lib.core.errors import InputRejected
+from lib.core.text import MAX_NOTE_CHARS, clean_note, decode_upload, safe_markdown, safe_markdown_chunks
 
 
 @pytest.mark.parametrize("note", ["", "   \n\t ", None])

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pandas as pd
 
-from lib import charts
+from app_pages._shared import charts
 
 B1, B2 = datetime(2026, 11, 19, tzinfo=UTC), datetime(2026, 11, 20, tzinfo=UTC)
 

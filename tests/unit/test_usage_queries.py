@@ -9,11 +9,11 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from lib import usage_log
-from lib import usage_queries as uq
-from lib.db import Database
-from lib.usage_log import UsageLog, UsageRecord
-from lib.usage_queries import HitRate, UsageFilter, UsageQueries, choose_bucket
+from lib.services import open_database
+from lib.usage import log as usage_log
+from lib.usage import queries as uq
+from lib.usage.log import UsageLog, UsageRecord
+from lib.usage.queries import HitRate, UsageFilter, UsageQueries, choose_bucket
 
 DAY = date(2026, 11, 20)
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -55,7 +55,7 @@ FIXED = [
 
 @pytest.fixture
 def db(hermetic_env):
-    return Database(hermetic_env)
+    return open_database(hermetic_env)
 
 
 def fill(db, records):
@@ -336,7 +336,7 @@ def test_an_incremental_refresh_equals_a_fresh_build(db, hermetic_env, tmp_path)
     for r in rows[120:]:
         log.write(r)
     q.refresh()
-    other = Database(tmp_path / "fresh.duckdb")
+    other = open_database(tmp_path / "fresh.duckdb")
     fresh = fill(other, rows)
     fresh.refresh()
     cols = "day, backend, model, feature, \"user\", status, service_tier, speed, inference_geo, lc_tier"

@@ -9,11 +9,11 @@ import httpx2
 import pandas as pd
 import pytest
 
-from lib import reconcile
-from lib.claude import Gateway
-from lib.db import Database
-from lib.errors import AuthenticationFailed
-from lib.usage_log import UsageLog
+from lib.claude.gateway import Gateway
+from lib.core.errors import AuthenticationFailed
+from lib.services import open_database
+from lib.usage import reconcile
+from lib.usage.log import UsageLog
 
 D1, D2, D3 = date(2026, 11, 18), date(2026, 11, 19), date(2026, 11, 20)
 
@@ -85,7 +85,7 @@ def test_reconcile_lines_up_days_and_models():
 
 
 def gateway(hermetic_env, handler):
-    return Gateway(UsageLog(Database(hermetic_env)), api_key="sk-regular-key", base_url="https://api.example",
+    return Gateway(UsageLog(open_database(hermetic_env)), api_key="sk-regular-key", base_url="https://api.example",
                    backend="anthropic"), httpx2.MockTransport(handler)
 
 
@@ -110,7 +110,7 @@ def test_cost_report_pages_through_with_the_admin_key_only(hermetic_env):
                      "bucket_width": ["1d"], "group_by[]": ["description"], "limit": ["31"]}
     assert parse_qs(urlsplit(str(seen[1].url)).query)["page"] == ["next-1"]
     assert first.headers["x-api-key"] == "sk-ant-admin01-secret" and "authorization" not in first.headers
-    assert UsageLog(Database(hermetic_env, migrate_now=False)).recent().empty  # not billed, not logged
+    assert UsageLog(open_database(hermetic_env)).recent().empty  # not billed, not logged
     theirs = reconcile.parse_cost_report(pages)
     assert theirs["theirs_usd"].tolist() == [Decimal("1"), Decimal("0.5")]
 

@@ -5,10 +5,10 @@ from decimal import Decimal
 
 import pytest
 
-from lib import usage_log
-from lib.db import Database
-from lib.usage_log import UsageRecord
-from lib.usage_queries import UsageFilter, UsageQueries, what_if
+from lib.services import open_database
+from lib.usage import log as usage_log
+from lib.usage.log import UsageRecord
+from lib.usage.queries import UsageFilter, UsageQueries, what_if
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 DAY = UsageFilter.for_days(date(2026, 11, 20), date(2026, 11, 20), backend="anthropic")
@@ -29,7 +29,7 @@ def groups(db, records):
 
 @pytest.fixture
 def db(hermetic_env):
-    return Database(hermetic_env)
+    return open_database(hermetic_env)
 
 
 @pytest.fixture

@@ -1,0 +1,57 @@
+"""The app's one door to lib/: `services()`, the process's Services (lib/services.py), cached.
+
+Built once per process on first use, never on a rerun. The database is kept per file and the backend
+(a sandbox it may have started) per key and URL, so a change of another setting only rewires the
+parts above them. Tests that point SCRIBE_DB elsewhere get their own database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+
+from lib import services as wiring
+from lib.claude.backend import Backend, resolve_backend
+from lib.core.db import Database
+from lib.core.settings import Settings, load_settings
+
+
+def settings() -> Settings:
+    """Settings as of now (cheap: env and one small file)."""
+    return load_settings()
+
+
+def _fingerprint(s: Settings) -> str:
+    """Every setting, secrets as a hash: the cache key of the Services built from them."""
+    secrets = [v.get_secret_value() if v else "" for v in (s.anthropic_api_key, s.anthropic_admin_key)]
+    plain = s.model_dump_json(exclude={"anthropic_api_key", "anthropic_admin_key"})
+    return hashlib.sha256("\x00".join([*secrets, plain]).encode()).hexdigest()[:16]
+
+
+def _key_fingerprint(s: Settings) -> str:
+    key = s.anthropic_api_key.get_secret_value() if s.anthropic_api_key else ""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+@st.cache_resource(show_spinner=False)
+def _database(path: str) -> Database:
+    return wiring.open_database(path)
+
+
+@st.cache_resource(show_spinner="Starting the Claude backend…")
+def _backend(key_fingerprint: str, base_url: str | None, ttft_ms: float | None, tps: float | None) -> Backend:
+    return resolve_backend(settings(), start_sandbox=wiring.start_local_sandbox)
+
+
+@st.cache_resource(show_spinner=False)
+def _services(fingerprint: str) -> wiring.Services:
+    s = settings()
+    backend = _backend(_key_fingerprint(s), s.anthropic_base_url, s.scribe_sandbox_ttft_ms,
+                       s.scribe_sandbox_tokens_per_s)
+    return wiring.build(s, db=_database(str(s.scribe_db)), backend=backend)
+
+
+def services() -> wiring.Services:
+    """The process's Services for the settings in force."""
+    return _services(_fingerprint(settings()))

@@ -1,0 +1,159 @@
+"""The few Streamlit helpers the pages share: sidebar, banners, error display, usage lines."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from app_pages._shared import resources
+from lib.claude.gateway import CallResult
+from lib.core.errors import ReplyInvalid, ScribeError
+from lib.usage.queries import format_usd
+
+SANDBOX_NOTE = "Sandbox output: written by Scribe's offline simulator, not by Claude."
+
+
+def current_user() -> str:
+    """The signed-in user when login is configured, else the name typed in the sidebar."""
+    if _logged_in():
+        return str(st.user.get("name") or st.user.get("email") or "user")
+    return st.session_state.get("user_name") or resources.settings().scribe_user
+
+
+def _logged_in() -> bool:
+    try:
+        return bool(st.user.is_logged_in)
+    except (AttributeError, KeyError, st.errors.StreamlitAPIException):
+        return False
+
+
+def sidebar() -> DeltaGenerator:
+    """Backend badge and who is working; returns the slot where today's spend goes."""
+    backend = resources.services().backend
+    with st.sidebar:
+        if backend.is_sandbox:
+            st.warning("**Sandbox**: offline simulator. No real Claude calls; costs shown are what the calls "
+                       "would cost, and nothing is billed.", icon=":material/science:")
+        else:
+            st.success("**Claude API**: live calls, real spend.", icon=":material/cloud_done:")
+        if _logged_in():
+            st.caption(f"Signed in as {current_user()}")
+        else:
+            st.session_state.setdefault("user_name", resources.settings().scribe_user)
+            st.text_input("Your name", key="user_name", help="Recorded with every call and CRM change.")
+        return st.empty()
+
+
+def show_spend(slot: DeltaGenerator) -> None:
+    """Today's known spend on this backend, in the sidebar slot."""
+    backend = resources.services().backend
+    spend = resources.services().usage_log.spend_today(backend=backend.kind)
+    label = "Simulated spend today (UTC)" if backend.is_sandbox else "Spend today (UTC)"
+    slot.metric(label, money(spend), help="Known cost of today's calls on this backend.")
+
+
+def money(amount: Decimal | None) -> str:
+    """Dollars as the Usage page shows them ($0.0148, $12.50); None is a price we do not know."""
+    return "price unknown" if amount is None else format_usd(amount)
+
+
+def sandbox_label() -> None:
+    """Every piece of AI output on the sandbox says so."""
+    if resources.services().backend.is_sandbox:
+        st.caption(f":material/science: {SANDBOX_NOTE}")
+
+
+def usage_line(result: CallResult) -> str:
+    """One line under an AI output: tokens by kind, cost, TTFT."""
+    r = result.record
+    if r is None:
+        return "No usage recorded."
+    parts = [
+        f"{r.input_tokens:,} in",
+        f"{r.output_tokens:,} out" + (" (estimated)" if r.usage_estimated else ""),
+        f"cache read {r.cache_read_input_tokens:,}",
+        f"cache write {r.cache_creation_input_tokens:,}",
+        money(r.cost_usd),
+    ]
+    if r.ttft_ms is not None:
+        parts.append(f"TTFT {r.ttft_ms:,.0f} ms")
+    parts.append(f"{r.model}")
+    return " · ".join(parts)
+
+
+def show_error(err: ScribeError) -> None:
+    """A domain error, shown once: what happened and what to do."""
+    text = err.message + (f"  \n{err.hint}" if err.hint else "")
+    if err.request_id:
+        text += f"  \nRequest id: `{err.request_id}`"
+    st.error(text)
+    if isinstance(err, ReplyInvalid):
+        with st.expander("What Claude answered"):
+            st.text(err.raw_text)
+
+
+def show_warnings(result: CallResult | None) -> None:
+    for warning in (result.warnings if result else []):
+        st.warning(warning)
+
+
+@st.cache_data(ttl=3600, show_spinner=False)
+def _model_ids(backend_kind: str, base_url: str | None) -> list[str]:
+    return [m["id"] for m in resources.services().gateway.list_models()]
+
+
+def model_picker(feature: str, label: str = "Model") -> str:
+    """A model for this feature: the setting by default; any model the Models API lists."""
+    default = resources.settings().model_for(feature)
+    backend = resources.services().backend
+    try:
+        ids = _model_ids(backend.kind, backend.base_url)
+    except ScribeError as err:
+        st.caption(f"Could not list models ({err.message}); using {default}.")
+        return default
+    if default not in ids:
+        ids = [default, *ids]
+    key = f"model_{feature}"
+    st.session_state.setdefault(key, default)
+    return st.selectbox(label, ids, key=key, help=f"Default from SCRIBE_MODEL_{feature.upper()}.")
+
+
+EMAIL_PATTERN = r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+def review_column_config(contact_options: list[str]) -> dict:
+    """Column setup of the review grid: CRM values read-only beside editable proposals."""
+    from lib.crm.records import STAGES
+    from lib.work.review import FIELD_LABELS
+
+    cc = st.column_config
+    config = {
+        "accept": cc.CheckboxColumn("Accept", help="Only accepted rows are saved.", pinned=True),
+        "contact": cc.SelectboxColumn("Contact", options=contact_options, required=True, width="medium",
+                                      help="The CRM contact this person is; or create a new one.", pinned=True),
+        "match": cc.TextColumn("Why", width="medium", help="Why the contact was matched (or not)."),
+        "confidence": cc.ProgressColumn("Confidence", min_value=0.0, max_value=1.0, format="%.2f"),
+        "locked": cc.TextColumn("Locked", help="Fields a person edited by hand; kept unless you unlock."),
+        "unlock": cc.CheckboxColumn("Unlock", help="Let the proposed values replace hand-edited fields."),
+        "check": cc.TextColumn("Check", width="medium", help="What stops this row from being saved."),
+    }
+    for name, label in FIELD_LABELS.items():
+        crm_label = f"{label} · CRM"
+        if name == "deal_stage":
+            config[name] = cc.SelectboxColumn(label, options=STAGES)
+            config[f"{name}_crm"] = cc.TextColumn(crm_label)
+        elif name == "next_step_date":
+            config[name] = cc.DateColumn(label, format="YYYY-MM-DD")
+            config[f"{name}_crm"] = cc.DateColumn(crm_label, format="YYYY-MM-DD")
+        elif name == "amount":
+            config[name] = cc.NumberColumn(label, min_value=0, format="%.2f")
+            config[f"{name}_crm"] = cc.NumberColumn(crm_label, format="%.2f")
+        else:
+            config[name] = cc.TextColumn(label, validate=EMAIL_PATTERN if name == "email" else None)
+            config[f"{name}_crm"] = cc.TextColumn(crm_label)
+    return config
+
+
+READ_ONLY_REVIEW_COLUMNS = ["match", "confidence", "locked", "check"]

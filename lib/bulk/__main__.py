@@ -1,0 +1,155 @@
+"""The cron CLI: enrich a file of notes live or through the Batch API; write proposals, never CRM changes.
+
+    python -m lib.bulk enrich NOTES.csv --mode live|batch [--out proposals.jsonl] [--no-wait]
+    python -m lib.bulk collect JOB_ID [--out proposals.jsonl] [--no-wait]     # a batch job sent earlier
+
+Same settings as the app (ANTHROPIC_API_KEY, or the sandbox: without a key an in-process sandbox is
+started; ANTHROPIC_BASE_URL; SCRIBE_DB; SCRIBE_MODEL_EXTRACT; SCRIBE_BULK_CONCURRENCY). DuckDB lets one
+process write the file: when the running app holds it, this says so and exits with status 2.
+
+Exit status: 0 the job finished (failed notes are listed with their reasons) or, with --no-wait, was
+submitted; 1 the job failed or was canceled; 2 it could not start (database busy, unreadable file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from lib import services
+from lib.bulk import input as bulk_input
+from lib.bulk.input import ColumnMap
+from lib.bulk.jobs import JobInfo
+from lib.bulk.manager import JobManager
+from lib.bulk.runner import DEFAULT_MAX_TOKENS
+from lib.core.db import DatabaseBusy
+from lib.core.errors import ScribeError
+from lib.core.settings import load_settings
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m lib.bulk", description="Bulk enrichment of call notes.")
+    sub = p.add_subparsers(dest="command", required=True)
+    enrich = sub.add_parser("enrich", help="extract CRM proposals from a CSV or JSONL file of notes")
+    enrich.add_argument("notes", type=Path, help="CSV (header line; a note column) or JSONL (one object per line)")
+    enrich.add_argument("--mode", choices=("live", "batch"), required=True,
+                        help="live: now, under the rate limits; batch: Message Batches, half price, within 24 h")
+    enrich.add_argument("--user", help="recorded with every call (default SCRIBE_USER)")
+    enrich.add_argument("--model", help="default SCRIBE_MODEL_EXTRACT")
+    enrich.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS)
+    for role in ("note", "date", "author", "contact"):
+        enrich.add_argument(f"--{role}-column", help=f"the {role} column (default: guessed from the header)")
+    collect = sub.add_parser("collect", help="check a batch job, import ended batches, write proposals")
+    collect.add_argument("job_id")
+    for command in (enrich, collect):
+        command.add_argument("--out", type=Path, help="write the proposals here, one JSON object per line")
+        command.add_argument("--no-wait", action="store_true", help="batch: print the batch ids and return")
+        command.add_argument("--poll-s", type=float, default=30.0, help="batch: seconds between status checks")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = load_settings()
+    try:
+        app = services.build(settings, seed=False)
+    except DatabaseBusy as err:
+        print(f"{err.message}\n{err.hint}", file=sys.stderr)
+        return 2
+    manager = app.jobs(resume=False)
+    print(f"Backend: {'sandbox (offline simulator, nothing billed)' if app.backend.is_sandbox else 'Claude API'}")
+    try:
+        if args.command == "enrich":
+            job_id = _enrich(args, manager, settings.scribe_user, settings.model_for("batch"))
+        else:
+            job_id = args.job_id
+            if manager.job(job_id) is None:
+                print(f"No job {job_id} in {settings.scribe_db}.", file=sys.stderr)
+                return 2
+        if job_id is None:
+            return 2
+        return _finish(args, manager, job_id)
+    except ScribeError as err:
+        print(f"Error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        app.close()
+
+
+def _enrich(args: argparse.Namespace, manager: JobManager, default_user: str, default_model: str) -> str | None:
+    try:
+        table = bulk_input.read_table(args.notes.read_bytes(), args.notes.name)
+        guessed = bulk_input.guess_mapping(table.columns)
+        mapping = ColumnMap(note=args.note_column or guessed.note, date=args.date_column or guessed.date,
+                            author=args.author_column or guessed.author, contact=args.contact_column or guessed.contact)
+        notes = bulk_input.parse_notes(table, mapping)
+    except (OSError, ScribeError) as err:
+        print(f"Cannot read {args.notes}: {err}", file=sys.stderr)
+        return None
+    print(f"{args.notes.name}: {len(notes.rows)} note(s) to send, {len(notes.bad)} bad row(s) left out")
+    for bad in notes.bad:
+        print(f"  row {bad.row}: {bad.reason}")
+    if not notes.rows:
+        print("Nothing to send.", file=sys.stderr)
+        return None
+    user, model = args.user or default_user, args.model or default_model
+    if args.mode == "live":
+        job_id = manager.start_live(notes, user=user, model=model, max_tokens=args.max_tokens)
+        print(f"Live job {job_id}: {len(notes.rows)} note(s), model {model}")
+    else:
+        job_id = manager.start_batch(notes, user=user, model=model, max_tokens=args.max_tokens)
+        print(f"Batch job {job_id}: batch(es) {', '.join(manager.store.batches(job_id)['batch_id'])}")
+    return job_id
+
+
+def _finish(args: argparse.Namespace, manager: JobManager, job_id: str) -> int:
+    job = manager.store.job(job_id)
+    if job.kind == "batch":
+        if args.no_wait:
+            manager.refresh_batches(job_id)
+            job = manager.store.job(job_id)
+            if job.active:
+                print(f"Submitted; collect later with: python -m lib.bulk collect {job_id}")
+                return 0
+        else:
+            while (job := manager.store.job(job_id)).active:
+                manager.refresh_batches(job_id)
+                if manager.store.job(job_id).active:
+                    time.sleep(args.poll_s)
+    else:
+        last = 0.0
+        while (job := manager.store.job(job_id)).active:
+            if time.monotonic() - last > 5:
+                print(f"  {job.done}/{job.total} done, {job.failed} failed", flush=True)
+                last = time.monotonic()
+            time.sleep(0.2)
+    if args.out:
+        proposals = manager.store.proposals(job_id)
+        with args.out.open("w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(p, ensure_ascii=False) + "\n" for p in proposals)
+        print(f"Wrote {len(proposals)} proposal(s) to {args.out} (review them in the app before anything is saved)")
+    _summary(manager, job)
+    return 0 if job.status == "done" else 1
+
+
+def _summary(manager: JobManager, job: JobInfo) -> None:
+    cost = "price unknown" if job.cost_unknown else f"${job.cost_usd:.4f}"
+    print(f"Job {job.id} ({job.kind}, {job.status}): {job.total} item(s), {job.succeeded} succeeded, "
+          f"{job.failed} failed; {job.input_tokens:,} input + {job.output_tokens:,} output tokens; cost {cost}"
+          + (" (batch: half price)" if job.kind == "batch" else ""))
+    if job.bad_rows:
+        print(f"  ({job.bad_rows} bad row(s) in the file were not sent)")
+    failures = manager.store.failures(job.id)
+    for reason, count in Counter(reason for _, reason in failures).most_common():
+        rows = [str(r) for r, why in failures if why == reason]
+        print(f"  failed x{count}: {reason} (rows {', '.join(rows[:20])}{' …' if len(rows) > 20 else ''})")
+    if job.error:
+        print(f"  job error: {job.error}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Which Claude the app talks to: the real API with a key, else the built-in sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx2
+
+from lib.core.settings import Settings
+
+SANDBOX_KEY = "sk-sandbox-local"  # what the SDK sends to the local sandbox; not a secret
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where calls go. `kind` is "anthropic" or "sandbox"; it labels every usage row and output."""
+
+    kind: str
+    base_url: str | None
+    api_key: str
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.kind == "sandbox"
+
+    def __repr__(self) -> str:  # never show the key
+        return f"Backend(kind={self.kind!r}, base_url={self.base_url!r})"
+
+
+def is_sandbox_url(base_url: str) -> bool:
+    """True when base_url answers like Scribe's sandbox (a sandbox started by hand, say)."""
+    try:
+        response = httpx2.get(base_url.rstrip("/") + "/_sandbox/health", timeout=1.0)
+    except httpx2.HTTPError:
+        return False
+    return response.status_code == 200
+
+
+def resolve_backend(settings: Settings, *, start_sandbox: Callable[[Settings], str]) -> Backend:
+    """With a key: the real API (or ANTHROPIC_BASE_URL). Without: a sandbox found there, or started
+    with `start_sandbox` (the composition root's; it returns the sandbox's base URL)."""
+    if settings.anthropic_api_key is None:
+        if settings.anthropic_base_url and is_sandbox_url(settings.anthropic_base_url):
+            return Backend("sandbox", settings.anthropic_base_url, SANDBOX_KEY)
+        return Backend("sandbox", start_sandbox(settings), SANDBOX_KEY)
+    key = settings.anthropic_api_key.get_secret_value()
+    base = settings.anthropic_base_url
+    kind = "sandbox" if base and is_sandbox_url(base) else "anthropic"
+    return Backend(kind, base, key)

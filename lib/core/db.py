@@ -1,0 +1,95 @@
+"""The DuckDB file: one connection per process, a cursor per thread, named migrations.
+
+DuckDB lets one process write a file; inside that process every thread (every Streamlit session)
+must use its own cursor, which `Database.cursor()` hands out. This module knows no table: each
+package lists its schema changes as (name, sql) pairs in its `migrations.py`, and whoever opens the
+database (the composition root, `lib/services.py`) hands them in; `migrate()` applies the ones not
+yet recorded in `_migrations`, in the order given.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from lib.core.errors import ScribeError
+
+Migration = tuple[str, str]  # (name, sql)
+
+
+class DatabaseBusy(ScribeError):
+    default_hint = (
+        "Another process (most likely the running Scribe app) holds the database. "
+        "Stop it, or point SCRIBE_DB at another file."
+    )
+
+
+class Database:
+    """A DuckDB file opened once per process; use `cursor()` from any thread."""
+
+    def __init__(self, path: Path | str, migrations: Sequence[Migration] = ()):
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise DatabaseBusy(f"Cannot open {self.path}: it is locked.") from exc
+            raise
+        self._local = threading.local()
+        migrate(self, migrations)
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor (DuckDB connections must not be shared between threads)."""
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._con.cursor()
+            self._local.cursor = cur
+        return cur
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All or nothing: commit when the block ends, roll back if it raises."""
+        cur = self.cursor()
+        cur.begin()
+        try:
+            yield cur
+        except BaseException:
+            cur.rollback()
+            raise
+        cur.commit()
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def applied_migrations(db: Database) -> list[str]:
+    """Names of the migrations already applied, oldest first."""
+    cur = db.cursor()
+    cur.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
+    )
+    return [r[0] for r in cur.execute("SELECT name FROM _migrations ORDER BY applied_at, name").fetchall()]
+
+
+def pending_migrations(db: Database, migrations: Sequence[Migration]) -> list[Migration]:
+    """The migrations not applied yet, in the order given."""
+    done = set(applied_migrations(db))
+    return [(name, sql) for name, sql in migrations if name not in done]
+
+
+def migrate(db: Database, migrations: Sequence[Migration]) -> list[str]:
+    """Apply pending migrations, each in its own transaction; return their names."""
+    names = []
+    for name, sql in pending_migrations(db, migrations):
+        with db.transaction() as cur:
+            cur.execute(sql)
+            cur.execute("INSERT INTO _migrations VALUES (?, ?)", [name, datetime.now(UTC).replace(tzinfo=None)])
+        names.append(name)
+    return names

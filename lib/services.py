@@ -1,0 +1,123 @@
+"""The composition root: the one place that wires Scribe's parts together, once per process.
+
+`build(settings)` opens the database (with every package's migrations), decides the backend (the real
+API with a key, else the sandbox, started here), and builds the gateway with its budget check, the
+stores and, on first use, the bulk job manager. The app holds one `Services` per process (a thin
+`st.cache_resource` in `app_pages/_shared/resources.py`); the CLI and the tests call `build` or
+`open_database` themselves. Nothing else constructs a store or a gateway.
+
+    app_pages ─> lib.work / lib.bulk ─> lib.crm, lib.usage, lib.claude, lib.auth ─> lib.core
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lib.bulk import migrations as bulk_migrations
+from lib.core.db import Database, Migration
+from lib.core.settings import Settings, load_settings
+from lib.crm import migrations as crm_migrations
+from lib.usage import migrations as usage_migrations
+from lib.work import migrations as work_migrations
+
+if TYPE_CHECKING:  # imported for real only when used: the CLI must not pay for what it does not need
+    from lib.bulk.manager import JobManager
+    from lib.claude.backend import Backend
+    from lib.claude.gateway import Gateway
+    from lib.crm.store import CrmStore
+    from lib.usage.budgets import BudgetGuard, BudgetStatus, BudgetStore
+    from lib.usage.log import UsageLog
+    from lib.usage.queries import UsageQueries
+    from lib.work.conversations import ConversationStore
+
+MIGRATIONS: list[Migration] = (
+    usage_migrations.MIGRATIONS + crm_migrations.MIGRATIONS + work_migrations.MIGRATIONS
+    + bulk_migrations.MIGRATIONS
+)
+
+
+def open_database(path: Path | str) -> Database:
+    """The database at `path`, with every package's tables migrated."""
+    return Database(path, MIGRATIONS)
+
+
+def start_local_sandbox(settings: Settings) -> str:
+    """Start the sandbox in this process (real clock, demo timings) and return its base URL."""
+    from lib.sandbox import SandboxConfig, Simulator  # only needed without a key
+
+    config = SandboxConfig(ttft_ms=settings.scribe_sandbox_ttft_ms, tokens_per_s=settings.scribe_sandbox_tokens_per_s)
+    return Simulator(config).start()
+
+
+@dataclass
+class Services:
+    """Everything a page, the CLI or a job needs, built once. Ask it; never build a store yourself."""
+
+    settings: Settings
+    db: Database
+    backend: Backend
+    gateway: Gateway
+    usage_log: UsageLog
+    usage: UsageQueries
+    budgets: BudgetStore
+    budget_guard: BudgetGuard
+    crm: CrmStore
+    conversations: ConversationStore
+    _jobs: JobManager | None = field(default=None, repr=False)
+    _jobs_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def jobs(self, *, resume: bool = True) -> JobManager:
+        """The process's bulk JobManager, made on first use (its worker threads outlive any session)."""
+        with self._jobs_lock:
+            if self._jobs is None:
+                from lib.bulk.manager import JobManager
+
+                self._jobs = JobManager(self.gateway, self.db, concurrency=self.settings.scribe_bulk_concurrency,
+                                        resume=resume)
+            return self._jobs
+
+    def budget_statuses(self, backend: str) -> list[BudgetStatus]:
+        """Every budget with its spend so far on `backend`, read now (no cache)."""
+        from lib.usage.budgets import BudgetGuard
+
+        return BudgetGuard(self.db, backend=backend, settings=lambda: self.settings, ttl_s=0).statuses()
+
+    def close(self) -> None:
+        """Stop the job manager's threads and close the database (the CLI calls this before exit)."""
+        if self._jobs is not None:
+            self._jobs.shutdown()
+        self.db.close()
+
+
+def build(settings: Settings | None = None, *, db: Database | None = None, backend: Backend | None = None,
+          seed: bool = True) -> Services:
+    """Wire the whole app for `settings` (default: read now). Seeds the sample CRM once, if empty.
+
+    `db` and `backend` may be handed in by a caller that keeps them longer than one Services (the app
+    keeps one database per file and one sandbox per process, whatever settings change)."""
+    from lib.claude.backend import resolve_backend
+    from lib.claude.gateway import Gateway
+    from lib.crm.store import CrmStore
+    from lib.usage.budgets import BudgetGuard
+    from lib.usage.log import UsageLog
+    from lib.usage.queries import UsageQueries
+    from lib.work.conversations import ConversationStore
+
+    settings = settings or load_settings()
+    db = db or open_database(settings.scribe_db)
+    usage_log = UsageLog(db)
+    usage_log.import_fallback()  # rows kept aside when a write failed last time
+    backend = backend or resolve_backend(settings, start_sandbox=start_local_sandbox)
+    guard = BudgetGuard(db, backend=backend.kind, settings=lambda: settings)  # budgets count this backend's spend
+    gateway = Gateway(usage_log, api_key=backend.api_key, base_url=backend.base_url, backend=backend.kind,
+                      max_retries=settings.scribe_max_retries, timeout_s=settings.scribe_timeout_s,
+                      budget_check=guard)
+    crm = CrmStore(db)
+    if seed:
+        crm.seed_if_empty()
+    return Services(settings=settings, db=db, backend=backend, gateway=gateway, usage_log=usage_log,
+                    usage=UsageQueries(db), budgets=guard.store, budget_guard=guard, crm=crm,
+                    conversations=ConversationStore(db))

@@ -1,0 +1,107 @@
+"""The usage package's tables: its schema changes as named (name, sql) pairs, applied once each, in order.
+
+The database module knows no table; the composition root (lib/services.py) hands these lists to it."""
+
+
+USAGE_LOG = [
+    (
+        "usage_log_001_create",
+        """
+        CREATE SEQUENCE IF NOT EXISTS usage_log_id_seq;
+        CREATE TABLE usage_log (
+            id BIGINT PRIMARY KEY DEFAULT nextval('usage_log_id_seq'),
+            ts TIMESTAMP NOT NULL,              -- UTC, when the attempt ended
+            call_id VARCHAR NOT NULL,           -- groups the attempts (retries) of one logical call
+            backend VARCHAR NOT NULL,           -- anthropic | sandbox
+            request_id VARCHAR,
+            model VARCHAR NOT NULL,
+            feature VARCHAR NOT NULL,
+            "user" VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,            -- ok | aborted | the HTTP status | connection_error | stream_error
+            error_type VARCHAR,
+            attempt INTEGER NOT NULL DEFAULT 0, -- the SDK's x-stainless-retry-count
+            input_tokens BIGINT NOT NULL DEFAULT 0,
+            output_tokens BIGINT NOT NULL DEFAULT 0,
+            cache_read_input_tokens BIGINT NOT NULL DEFAULT 0,
+            cache_creation_input_tokens BIGINT NOT NULL DEFAULT 0,
+            cache_write_5m_tokens BIGINT NOT NULL DEFAULT 0,
+            cache_write_1h_tokens BIGINT NOT NULL DEFAULT 0,
+            usage_estimated BOOLEAN NOT NULL DEFAULT FALSE,  -- output counted by us (stream cut short)
+            service_tier VARCHAR,
+            speed VARCHAR,
+            inference_geo VARCHAR,
+            stop_reason VARCHAR,
+            latency_ms DOUBLE,
+            ttft_ms DOUBLE,
+            rl_requests_limit BIGINT,
+            rl_requests_remaining BIGINT,
+            rl_input_tokens_limit BIGINT,
+            rl_input_tokens_remaining BIGINT,
+            rl_output_tokens_limit BIGINT,
+            rl_output_tokens_remaining BIGINT,
+            retry_after_s DOUBLE,
+            cost_usd DECIMAL(18, 9),            -- NULL when the model's price is unknown
+            batch_id VARCHAR,
+            outcome_kind VARCHAR,               -- e.g. crm_change_set, follow_up, interaction
+            outcome_ref VARCHAR
+        );
+        """,
+    ),
+    (
+        "usage_log_002_rollups",
+        # Daily roll-ups that lib/usage/queries.py keeps up to date from the log (see its refresh()).
+        # Empty strings stand for NULL in key columns (a primary key cannot hold NULL). Latency has no
+        # user column: per user it would be nearly as big as the log, so user filters read the rows.
+        """
+        CREATE TABLE usage_daily (
+            day DATE NOT NULL, backend VARCHAR NOT NULL, model VARCHAR NOT NULL, feature VARCHAR NOT NULL,
+            "user" VARCHAR NOT NULL, status VARCHAR NOT NULL, service_tier VARCHAR NOT NULL,
+            speed VARCHAR NOT NULL, inference_geo VARCHAR NOT NULL, lc_tier INTEGER NOT NULL,
+            requests BIGINT NOT NULL, retries BIGINT NOT NULL, unpriced BIGINT NOT NULL,
+            cost_usd DECIMAL(38, 9) NOT NULL,
+            uncached_input BIGINT NOT NULL, cache_write_5m BIGINT NOT NULL, cache_write_1h BIGINT NOT NULL,
+            cache_read BIGINT NOT NULL, output BIGINT NOT NULL, max_prompt BIGINT NOT NULL,
+            peak_requests DOUBLE, peak_input_tokens DOUBLE, peak_output_tokens DOUBLE,
+            last_requests_ts TIMESTAMP, last_input_tokens_ts TIMESTAMP, last_output_tokens_ts TIMESTAMP,
+            last_requests DOUBLE, last_input_tokens DOUBLE, last_output_tokens DOUBLE,
+            PRIMARY KEY (day, backend, model, feature, "user", status, service_tier, speed, inference_geo, lc_tier)
+        );
+        CREATE TABLE usage_latency_daily (
+            day DATE NOT NULL, backend VARCHAR NOT NULL, model VARCHAR NOT NULL, feature VARCHAR NOT NULL,
+            metric VARCHAR NOT NULL, bin INTEGER NOT NULL, calls BIGINT NOT NULL,  -- bin = floor(log10(ms) * 40)
+            PRIMARY KEY (day, backend, model, feature, metric, bin)
+        );
+        CREATE TABLE usage_outcome_daily (
+            day DATE NOT NULL, backend VARCHAR NOT NULL, model VARCHAR NOT NULL, feature VARCHAR NOT NULL,
+            "user" VARCHAR NOT NULL, fields BIGINT NOT NULL, contacts BIGINT NOT NULL,
+            PRIMARY KEY (day, backend, model, feature, "user")
+        );
+        CREATE TABLE usage_outcome_sets (change_set_id VARCHAR PRIMARY KEY);  -- already in usage_outcome_daily
+        CREATE TABLE usage_rollup_state (
+            name VARCHAR PRIMARY KEY, max_id BIGINT NOT NULL, note VARCHAR NOT NULL
+        );
+        """,
+    ),
+]
+
+
+BUDGETS = [
+    (
+        "budgets_001_create",
+        """
+        CREATE TABLE budgets (
+            scope VARCHAR NOT NULL,          -- team | user | feature
+            subject VARCHAR NOT NULL,        -- '' for the team, else the user name or the feature
+            period VARCHAR NOT NULL,         -- day | month (UTC)
+            limit_usd DECIMAL(18, 6) NOT NULL,
+            policy VARCHAR,                  -- block | step_down | batch; NULL = SCRIBE_BUDGET_POLICY
+            updated_at TIMESTAMP NOT NULL,
+            updated_by VARCHAR,
+            PRIMARY KEY (scope, subject, period)
+        );
+        """,
+    ),
+]
+
+
+MIGRATIONS = USAGE_LOG + BUDGETS

@@ -1,0 +1,274 @@
+"""The review grid's model: what Claude proposed beside what the CRM holds, per person and field.
+
+A Review is a DataFrame the page shows in `st.data_editor` (one row per person: the contact it
+goes to, why, and per field the current CRM value beside the proposed one) plus, per row, the
+things the grid does not show (evidence, candidates, the call that proposed it). Edits come back as
+`apply_edits`; `problems` flags what cannot be saved; `to_save_request` keeps only accepted rows and
+only the values that change something.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from lib.core.text import looks_like_email
+from lib.crm.matching import ContactIndex, Match, normalize_company
+from lib.crm.records import ALL_FIELDS, STAGES, ProposedRow, SaveRequest
+from lib.crm.store import CrmStore
+from lib.work.extraction import NoteExtraction
+from lib.work.schemas import ExtractedPerson
+
+CREATE_NEW = "➕ Create new contact"
+CHOOSE = "❓ Choose a contact…"
+MIN_CONFIDENCE_TO_PRESELECT = 0.5
+_ID_IN_LABEL = re.compile(r"\(#(\d+)\)$")
+FIELD_LABELS = {"name": "Name", "email": "Email", "company": "Company", "title": "Title", "phone": "Phone",
+                "deal_stage": "Stage", "next_step": "Next step", "next_step_date": "Next step date",
+                "amount": "Amount"}
+
+
+@dataclass
+class RowMeta:
+    """What a grid row carries that the grid does not show."""
+
+    note_key: str
+    person: ExtractedPerson
+    match: Match
+    options: list[str]
+    call_id: str | None
+    request_id: str | None
+
+
+@dataclass
+class Review:
+    """Rows to review, and the notes they came from."""
+
+    frame: pd.DataFrame
+    meta: list[RowMeta]
+    notes: dict[str, NoteExtraction]
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @property
+    def contact_options(self) -> list[str]:
+        """Every label the Contact column may hold (the selectbox's options are per column)."""
+        seen: dict[str, None] = {CHOOSE: None, CREATE_NEW: None}
+        for meta in self.meta:
+            seen.update(dict.fromkeys(meta.options))
+        return list(seen)
+
+
+def contact_label(contact_id: int, name: str, company: str | None) -> str:
+    return f"{name} · {company or 'no company'} (#{contact_id})"
+
+
+def contact_id_of(label: str) -> int | None:
+    found = _ID_IN_LABEL.search(label or "")
+    return int(found.group(1)) if found else None
+
+
+def current_values(crm: CrmStore, contact_id: int | None) -> tuple[dict[str, Any], set[str]]:
+    """The CRM's values of every reviewed field for a contact, and the fields locked by hand edits."""
+    if contact_id is None:
+        return dict.fromkeys(ALL_FIELDS), set()
+    contact = crm.get_contact(contact_id) or {}
+    deal = crm.deal_for_contact(contact_id) or {}
+    values = {"name": contact.get("name"), "email": contact.get("email"), "company": contact.get("company"),
+              "title": contact.get("title"), "phone": contact.get("phone"), "deal_stage": deal.get("stage"),
+              "next_step": deal.get("next_step"), "next_step_date": _as_date(deal.get("next_step_date")),
+              "amount": float(deal["amount"]) if deal.get("amount") is not None else None}
+    locked = crm.locked_fields("contact", contact_id)
+    if deal.get("id") is not None:
+        locked |= {"deal_stage" if f == "stage" else f for f in crm.locked_fields("deal", int(deal["id"]))}
+    locked = {"company" if f == "company_id" else f for f in locked}
+    return values, locked
+
+
+def build_review(extractions: list[NoteExtraction], crm: CrmStore) -> Review:
+    """One row per person found, matched to the CRM, with the current values beside the proposed."""
+    contacts = crm.contacts_frame()
+    index = ContactIndex(contacts)
+    names = contacts.set_index("id")
+    rows, meta = [], []
+    for extraction in extractions:
+        for person in extraction.people:
+            match = index.match({"name": person.name, "email": person.email, "company": person.company,
+                                 "phone": person.phone})
+            options = [contact_label(c.id, names.at[c.id, "name"], names.at[c.id, "company"])
+                       for c in match.candidates if c.id in names.index]
+            chosen = _initial_choice(match, options)
+            current, locked = current_values(crm, contact_id_of(chosen))
+            rows.append(_row(person, match, chosen, current, locked))
+            meta.append(RowMeta(note_key=extraction.key, person=person, match=match, options=options,
+                                call_id=extraction.result.call_id, request_id=extraction.result.request_id))
+    frame = pd.DataFrame(rows, columns=grid_columns())
+    return Review(frame=frame, meta=meta, notes={e.key: e for e in extractions})
+
+
+def grid_columns() -> list[str]:
+    columns = ["accept", "contact", "match", "confidence"]
+    for name in ALL_FIELDS:
+        columns += [f"{name}_crm", name]
+    return columns + ["locked", "unlock", "check"]
+
+
+def _initial_choice(match: Match, options: list[str]) -> str:
+    if match.status == "matched":
+        return next(o for o in options if contact_id_of(o) == match.contact_id)
+    return CREATE_NEW if match.status == "new" else CHOOSE
+
+
+def _row(person: ExtractedPerson, match: Match, chosen: str, current: dict[str, Any], locked: set[str]
+         ) -> dict[str, Any]:
+    proposed = {
+        "name": person.name, "email": person.email, "company": person.company, "title": person.title,
+        "phone": person.phone, "deal_stage": person.deal_stage.value if person.deal_stage else None,
+        "next_step": person.next_step, "next_step_date": person.next_step_date, "amount": person.amount,
+    }
+    row: dict[str, Any] = {
+        "accept": match.status != "ambiguous" and person.confidence >= MIN_CONFIDENCE_TO_PRESELECT,
+        "contact": chosen,
+        "match": f"{match.status}: " + "; ".join(match.reasons) if match.reasons else match.status,
+        "confidence": round(person.confidence, 2),
+    }
+    for name in ALL_FIELDS:
+        row[f"{name}_crm"] = current.get(name)
+        row[name] = proposed[name]
+    row["locked"] = ", ".join(sorted(locked & _changing(proposed, current)))
+    row["unlock"] = False
+    row["check"] = ""
+    return row
+
+
+def _changing(proposed: dict[str, Any], current: dict[str, Any]) -> set[str]:
+    return {f for f in ALL_FIELDS if _filled(proposed.get(f)) and not _same(f, proposed[f], current.get(f))}
+
+
+def _same(name: str, proposed: Any, current: Any) -> bool:
+    """Would writing `proposed` leave the CRM as it is? Companies compare without legal suffixes."""
+    if name == "company" and _filled(proposed) and _filled(current):
+        return normalize_company(proposed) == normalize_company(current)
+    return _norm(proposed) == _norm(current)
+
+
+def apply_edits(review: Review, edited_rows: dict[int, dict[str, Any]], crm: CrmStore) -> None:
+    """Fold the grid's edits into the review; a new contact choice refreshes that row's CRM values."""
+    for position, changes in edited_rows.items():
+        i = review.frame.index[int(position)]
+        for column, value in changes.items():
+            if column in review.frame.columns and not column.endswith("_crm"):
+                review.frame.at[i, column] = _coerce(column, value)
+        if "contact" in changes:
+            refresh_current(review, i, crm)
+    refresh_checks(review)
+
+
+def refresh_current(review: Review, i: int, crm: CrmStore) -> None:
+    current, locked = current_values(crm, contact_id_of(review.frame.at[i, "contact"]))
+    proposed = {f: review.frame.at[i, f] for f in ALL_FIELDS}
+    for name in ALL_FIELDS:
+        review.frame.at[i, f"{name}_crm"] = current.get(name)
+    review.frame.at[i, "locked"] = ", ".join(sorted(locked & _changing(proposed, current)))
+
+
+def problems(row: pd.Series) -> list[str]:
+    """Why an accepted row cannot be saved as it is (an empty list: it can)."""
+    found = []
+    if row["contact"] == CHOOSE:
+        found.append("choose a contact or 'Create new'")
+    if row["contact"] == CREATE_NEW and not _filled(row["name"]):
+        found.append("a new contact needs a name")
+    if _filled(row["email"]) and not looks_like_email(str(row["email"])):
+        found.append(f"'{row['email']}' is not an email address")
+    if _filled(row["deal_stage"]) and row["deal_stage"] not in STAGES:
+        found.append(f"'{row['deal_stage']}' is not a stage")
+    if _filled(row["amount"]) and float(row["amount"]) < 0:
+        found.append("amount below zero")
+    return found
+
+
+def refresh_checks(review: Review) -> None:
+    """Fill the 'check' column: problems of accepted rows, and what is locked."""
+    for i, row in review.frame.iterrows():
+        issues = problems(row) if row["accept"] else []
+        if row["locked"] and not row["unlock"]:
+            issues.append(f"🔒 kept as edited by hand: {row['locked']}")
+        review.frame.at[i, "check"] = "; ".join(issues) if issues else "✓"
+
+
+def blocking_problems(review: Review) -> list[str]:
+    """Problems that stop the save, with the person they concern."""
+    return [f"{row['name'] or 'row ' + str(n + 1)}: {p}" for n, (_, row) in enumerate(review.frame.iterrows())
+            if row["accept"] for p in problems(row)]
+
+
+def to_save_request(review: Review, user: str) -> SaveRequest:
+    """Accepted rows only; for each, the proposed values that differ from the CRM."""
+    rows = []
+    for meta, (_, row) in zip(review.meta, review.frame.iterrows(), strict=True):
+        if not row["accept"]:
+            continue
+        contact_id = contact_id_of(row["contact"])
+        values = {f: _plain(row[f]) for f in ALL_FIELDS
+                  if _filled(row[f]) and (contact_id is None or not _same(f, row[f], row[f"{f}_crm"]))}
+        note = review.notes[meta.note_key]
+        rows.append(ProposedRow(
+            contact_id=contact_id, values=values, unlock=bool(row["unlock"]),
+            evidence={e.field.value: e.quote for e in meta.person.evidence},
+            confidence=float(row["confidence"]), note=note.note, note_date=note.note_date,
+            call_id=meta.call_id, request_id=meta.request_id))
+    return SaveRequest(review_key=review.key, user=user, rows=rows)
+
+
+def _filled(value: Any) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, float) and pd.isna(value):
+        return False
+    return not (isinstance(value, str) and not value.strip())
+
+
+def _norm(value: Any) -> str:
+    """Compare values as the CRM would store them: trimmed text, numbers without trailing zeros."""
+    if not _filled(value):
+        return ""
+    if isinstance(value, float | int):
+        return f"{float(value):g}"
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value).strip().casefold()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    if isinstance(value, str):
+        return value.strip()
+    return value
+
+
+def _as_date(value: Any) -> date | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _coerce(column: str, value: Any) -> Any:
+    """Values from the grid's JSON edits, back into the column's type."""
+    if column == "next_step_date" and isinstance(value, str) and value:
+        return date.fromisoformat(value[:10])
+    if column in ("amount", "confidence") and value not in (None, ""):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return value
+    return value
