@@ -1,13 +1,16 @@
 """Contacts: find a contact, see its fields, deal and timeline (who changed what, AI or person, at what
 cost), revert a change, edit by hand, import contacts from CSV, and the pipeline by stage."""
 
+from dataclasses import asdict
+from decimal import Decimal
+
 import pandas as pd
 import streamlit as st
 
 from app_pages._shared import charts, resources, ui
 from lib.core.errors import ScribeError
 from lib.crm import importing as contacts_import
-from lib.crm.records import STAGES
+from lib.crm.records import STAGES, TimelineEntry
 from lib.crm.store import CREATED
 
 st.title("Contacts")
@@ -21,11 +24,12 @@ def pick_contact() -> int | None:
     """Search box and results table; the selected row (or ?contact=ID) is the contact shown."""
     query = st.text_input("Search contacts", key="contacts_query", placeholder="Name, email, company or title")
     found = crm.search_contacts(query, limit=200)
-    picked = st.dataframe(found, hide_index=True, on_select="rerun", selection_mode="single-row",
+    table = ui.records_frame(found, ["id", "name", "email", "company", "title", "phone", "owner"])
+    picked = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row",
                           key="contacts_table", column_config={"id": st.column_config.NumberColumn("#", format="%d")})
     rows = picked.selection.rows if picked else []
     if rows:
-        return int(found.iloc[rows[0]]["id"])
+        return found[rows[0]].id
     from_link = st.query_params.get("contact")
     return int(from_link) if from_link and from_link.isdigit() else None
 
@@ -35,17 +39,17 @@ def show_contact(contact_id: int) -> None:
     if contact is None:
         st.warning(f"No contact #{contact_id}.")
         return
-    st.subheader(f"{contact['name']} · {contact.get('company') or 'no company'}")
-    if contact.get("archived"):
+    st.subheader(f"{contact.name} · {contact.company or 'no company'}")
+    if contact.archived:
         st.warning("This contact was removed (archived), e.g. by an undo.")
     locked = crm.locked_fields("contact", contact_id)
     with st.form(f"edit_{contact_id}"):
         cols = st.columns(len(EDITABLE))
-        values = {f: col.text_input(label + (" 🔒" if f in locked else ""), contact.get(f) or "",
+        values = {f: col.text_input(label + (" 🔒" if f in locked else ""), getattr(contact, f) or "",
                                     help="Edited by hand: AI proposals will not overwrite it." if f in locked else None)
                   for (f, label), col in zip(EDITABLE.items(), cols, strict=True)}
         if st.form_submit_button("Save my edits"):
-            save_edits("contact", contact_id, contact, values)
+            save_edits("contact", contact_id, asdict(contact), values)
     show_deal(contact_id)
 
 
@@ -54,16 +58,15 @@ def show_deal(contact_id: int) -> None:
     if deal is None:
         st.caption("No deal yet.")
         return
-    with st.form(f"deal_{deal['id']}"):
-        st.markdown(f"**Deal:** {deal['name']}")
+    with st.form(f"deal_{deal.id}"):
+        st.markdown(f"**Deal:** {deal.name}")
         a, b, c, d = st.columns(4)
-        stage = a.selectbox("Stage", STAGES, index=STAGES.index(deal["stage"]))
-        amount = b.number_input("Amount", min_value=0.0, value=float(deal["amount"] or 0), step=1000.0)
-        step = c.text_input("Next step", deal.get("next_step") or "")
-        when = d.date_input("Next step date", value=pd.to_datetime(deal["next_step_date"]).date()
-                            if deal.get("next_step_date") is not None else None)
+        stage = a.selectbox("Stage", STAGES, index=STAGES.index(deal.stage))
+        amount = b.number_input("Amount", min_value=0.0, value=float(deal.amount or 0), step=1000.0)
+        step = c.text_input("Next step", deal.next_step or "")
+        when = d.date_input("Next step date", value=deal.next_step_date)
         if st.form_submit_button("Save deal edits"):
-            save_edits("deal", int(deal["id"]), deal,
+            save_edits("deal", deal.id, asdict(deal),
                        {"stage": stage, "amount": amount, "next_step": step, "next_step_date": when})
 
 
@@ -83,46 +86,46 @@ def save_edits(entity: str, entity_id: int, current: dict, values: dict) -> None
 
 def show_timeline(contact_id: int) -> None:
     st.markdown("#### Timeline")
-    events = crm.timeline(contact_id).head(60)
-    if events.empty:
+    events = crm.timeline(contact_id, limit=60)
+    if not events:
         st.caption("Nothing recorded yet.")
-    for n, event in events.iterrows():
+    costs = resources.services().usage_log.call_costs(e.call_id for e in events)
+    for n, event in enumerate(events):
         with st.container(border=True):
-            if event["what"] == "interaction":
+            if event.what == "interaction":
                 show_interaction(event)
             else:
-                show_change(event, n)
+                show_change(event, n, costs.get(event.call_id))
 
 
-def show_interaction(event: pd.Series) -> None:
-    who = event["approved_by"] or "someone"
-    st.markdown(f"**{event['kind']}** · {event['ts']:%Y-%m-%d %H:%M} · by {who}")
-    st.text(event["summary"] or "")
-    if isinstance(event["note"], str) and event["note"]:
+def show_interaction(event: TimelineEntry) -> None:
+    who = event.approved_by or "someone"
+    st.markdown(f"**{event.kind}** · {event.ts:%Y-%m-%d %H:%M} · by {who}")
+    st.text(event.summary or "")
+    if event.note:
         with st.expander("The note"):
-            st.text(event["note"])
+            st.text(event.note)
 
 
-def show_change(event: pd.Series, n: int) -> None:
-    actor = ACTORS.get(event["actor"], event["actor"])
-    what = "created" if event["field"] == CREATED else f"`{event['field']}`: {event['old_value'] or '∅'} → {event['new_value'] or '∅'}"
-    cost = event["call_cost_usd"]
-    line = f"**{event['entity']}** {what} · {actor}"
-    if event["actor"] == "ai":
-        line += f", approved by {event['approved_by']}"
-    elif event["approved_by"]:
-        line += f" ({event['approved_by']})"
-    line += f" · {event['ts']:%Y-%m-%d %H:%M}"
-    if pd.notna(cost):
+def show_change(event: TimelineEntry, n: int, cost: Decimal | None) -> None:
+    actor = ACTORS.get(event.actor, event.actor)
+    what = "created" if event.field == CREATED else f"`{event.field}`: {event.old_value or '∅'} → {event.new_value or '∅'}"
+    line = f"**{event.entity}** {what} · {actor}"
+    if event.actor == "ai":
+        line += f", approved by {event.approved_by}"
+    elif event.approved_by:
+        line += f" ({event.approved_by})"
+    line += f" · {event.ts:%Y-%m-%d %H:%M}"
+    if cost is not None:
         line += f" · call cost {ui.money(cost)}"
     st.markdown(line)
-    if isinstance(event["evidence"], str) and event["evidence"]:
-        st.caption(f"Evidence: “{event['evidence']}”")
+    if event.evidence:
+        st.caption(f"Evidence: “{event.evidence}”")
     left, right, _ = st.columns([1, 1, 4])
-    if event["field"] != CREATED and left.button("Revert", key=f"revert_{event['history_id']}_{n}"):
-        run(lambda: crm.revert_change(int(event["history_id"]), ui.current_user()), "Reverted.")
-    if event["actor"] == "ai" and right.button("Undo whole save", key=f"undo_{event['change_set_id']}_{n}"):
-        run(lambda: crm.undo(event["change_set_id"], ui.current_user()), "Undone.")
+    if event.field != CREATED and left.button("Revert", key=f"revert_{event.history_id}_{n}"):
+        run(lambda: crm.revert_change(event.history_id, ui.current_user()), "Reverted.")
+    if event.actor == "ai" and right.button("Undo whole save", key=f"undo_{event.change_set_id}_{n}"):
+        run(lambda: crm.undo(event.change_set_id, ui.current_user()), "Undone.")
 
 
 def run(action, done: str) -> None:
@@ -163,4 +166,5 @@ if chosen is not None:
     show_timeline(chosen)
 import_section()
 st.markdown("#### Pipeline by stage")
-st.plotly_chart(charts.pipeline_chart(crm.pipeline_by_stage()), config={"displaylogo": False})
+st.plotly_chart(charts.pipeline_chart(ui.records_frame(crm.pipeline_by_stage(), ["stage", "deals", "amount"])),
+                config={"displaylogo": False})

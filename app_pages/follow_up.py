@@ -18,9 +18,8 @@ st.title("Follow-up email")
 def pick_contact() -> int | None:
     """Search, then choose: the contact the email goes to (or none, for notes only)."""
     query = st.text_input("Find a contact", key="follow_up_query", placeholder="Name, company or email…")
-    frame = crm.search_contacts(query or "", limit=25)
-    labels = {int(r["id"]): f"{r['name']} · {r['company'] or 'no company'} · {r['email'] or 'no email'}"
-              for r in frame.to_dict("records")}
+    labels = {c.id: f"{c.name} · {c.company or 'no company'} · {c.email or 'no email'}"
+              for c in crm.search_contacts(query or "", limit=25)}
     options = [NO_CONTACT, *labels]
     chosen = st.selectbox("Contact", options, key="follow_up_contact",
                           format_func=lambda i: "— none (notes only) —" if i == NO_CONTACT else labels[i],

@@ -100,7 +100,7 @@ def build(settings: Settings | None = None, *, db: Database | None = None, backe
     keeps one database per file and one sandbox per process, whatever settings change)."""
     from lib.claude.backend import resolve_backend
     from lib.claude.gateway import Gateway
-    from lib.crm.store import CrmStore
+    from lib.crm.builtin import BuiltinCrm
     from lib.usage.budgets import BudgetGuard
     from lib.usage.log import UsageLog
     from lib.usage.queries import UsageQueries
@@ -115,7 +115,7 @@ def build(settings: Settings | None = None, *, db: Database | None = None, backe
     gateway = Gateway(usage_log, api_key=backend.api_key, base_url=backend.base_url, backend=backend.kind,
                       max_retries=settings.scribe_max_retries, timeout_s=settings.scribe_timeout_s,
                       budget_check=guard)
-    crm = CrmStore(db)
+    crm = BuiltinCrm(db)
     if seed:
         crm.seed_if_empty()
     return Services(settings=settings, db=db, backend=backend, gateway=gateway, usage_log=usage_log,

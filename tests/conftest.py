@@ -47,8 +47,8 @@ def db(hermetic_env: Path):
 @pytest.fixture
 def crm(db):
     """The CRM store on this test's database, with the sample CRM loaded."""
-    from lib.crm.store import CrmStore
+    from lib.crm.builtin import BuiltinCrm
 
-    store = CrmStore(db)
+    store = BuiltinCrm(db)
     store.seed_if_empty()
     return store

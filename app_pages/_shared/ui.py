@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
@@ -52,6 +53,11 @@ def show_spend(slot: DeltaGenerator) -> None:
     spend = resources.services().usage_log.spend_today(backend=backend.kind)
     label = "Simulated spend today (UTC)" if backend.is_sandbox else "Spend today (UTC)"
     slot.metric(label, money(spend), help="Known cost of today's calls on this backend.")
+
+
+def records_frame(records: list, columns: list[str]) -> pd.DataFrame:
+    """A table of records (a store's dataclasses) for st.dataframe and the charts: one row each."""
+    return pd.DataFrame([{c: getattr(r, c) for c in columns} for r in records], columns=columns)
 
 
 def money(amount: Decimal | None) -> str:

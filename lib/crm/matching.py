@@ -80,6 +80,8 @@ from pydantic import BaseModel, ConfigDict
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from lib.crm.records import Contact
+
 NICKNAMES_CSV = Path(__file__).resolve().parents[2] / "data" / "nicknames.csv"
 
 PHONE_DIGITS = 9  # compare the last 9 digits: survives +44/0 and +49/0 trunk prefixes
@@ -405,6 +407,12 @@ def _group(keys: Iterable[str]) -> dict[str, list[int]]:
         if key:
             groups.setdefault(key, []).append(row)
     return groups
+
+
+def contacts_frame(contacts: list[Contact]) -> pd.DataFrame:
+    """The index's input: one row per contact (id, name, email, company, phone, title, company_id, owner)."""
+    columns = ["id", "name", "email", "company", "phone", "title", "company_id", "owner"]
+    return pd.DataFrame([{c: getattr(contact, c) for c in columns} for contact in contacts], columns=columns)
 
 
 class ContactIndex:

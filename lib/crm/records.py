@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -61,3 +64,105 @@ class SaveRequest(BaseModel):
     review_key: str
     user: str
     rows: list[ProposedRow]
+
+
+# -- what a CRM store returns: plain values, whatever the store (built-in, HubSpot, Postgres) ----------
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: int
+    name: str
+    email: str | None = None
+    company: str | None = None
+    company_id: int | None = None
+    title: str | None = None
+    phone: str | None = None
+    owner: str | None = None
+    archived: bool = False
+
+
+@dataclass(frozen=True)
+class Deal:
+    id: int
+    name: str
+    stage: str
+    contact_id: int | None = None
+    company_id: int | None = None
+    company: str | None = None
+    amount: Decimal | None = None
+    next_step: str | None = None
+    next_step_date: date | None = None
+    owner: str | None = None
+    archived: bool = False
+
+
+@dataclass(frozen=True)
+class Interaction:
+    id: int
+    ts: datetime
+    kind: str
+    summary: str | None = None
+    author: str | None = None
+
+
+@dataclass(frozen=True)
+class StageTotal:
+    """Deals in one pipeline stage and their summed amount."""
+
+    stage: str
+    deals: int
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field_history row: a field of a record changed, by whom, on what evidence, in which change set."""
+
+    id: int
+    change_set_id: str
+    ts: datetime
+    entity: str
+    entity_id: int
+    field: str
+    old_value: str | None
+    new_value: str | None
+    actor: str
+    approved_by: str | None = None
+    call_id: str | None = None
+    request_id: str | None = None
+    evidence: str | None = None
+    reverts_history_id: int | None = None
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """A contact's timeline: a field change (`what` = "change") or an interaction, newest first."""
+
+    ts: datetime
+    what: str
+    entity: str
+    actor: str
+    field: str | None = None
+    old_value: str | None = None
+    new_value: str | None = None
+    approved_by: str | None = None
+    evidence: str | None = None
+    change_set_id: str | None = None
+    history_id: int | None = None
+    call_id: str | None = None
+    kind: str | None = None
+    summary: str | None = None
+    note: str | None = None
+
+
+@dataclass
+class SaveResult:
+    """What a save, an import, an undo or a revert did."""
+
+    change_set_id: str
+    already_saved: bool = False
+    changes: int = 0
+    created_contacts: list[int] = dataclass_field(default_factory=list)
+    updated_contacts: list[int] = dataclass_field(default_factory=list)
+    skipped: list[str] = dataclass_field(default_factory=list)

@@ -13,6 +13,7 @@ id order, so a roll-up that has read up to id N can never miss a row with a smal
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -158,6 +159,16 @@ class UsageLog:
         return self.db.cursor().execute(
             "SELECT * FROM usage_log WHERE call_id = ? ORDER BY id", [call_id]
         ).df()
+
+    def call_costs(self, call_ids: Iterable[str]) -> dict[str, Decimal | None]:
+        """What each call cost, its attempts added up (None where no attempt has a known price)."""
+        ids = sorted({c for c in call_ids if c})
+        if not ids:
+            return {}
+        rows = self.db.cursor().execute(
+            """SELECT call_id, sum(cost_usd)
+               FROM usage_log WHERE call_id IN (SELECT unnest(?)) GROUP BY call_id""", [ids]).fetchall()
+        return {call_id: (Decimal(str(cost)) if cost is not None else None) for call_id, cost in rows}
 
     def recent(self, limit: int = 50) -> pd.DataFrame:
         return self.db.cursor().execute(

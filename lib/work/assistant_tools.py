@@ -18,8 +18,9 @@ from typing import Any
 
 import duckdb
 
-from lib.crm.records import ALL_FIELDS
-from lib.crm.store import CrmStore, validate_values
+from lib.crm.store import validate_values
+from lib.crm.records import ALL_FIELDS, Contact, Deal
+from lib.crm.store import CrmStore
 
 MAX_SEARCH_RESULTS = 10
 MAX_INTERACTIONS = 20
@@ -117,35 +118,34 @@ class CrmTools:
         contact = self.crm.contact_by_email(email)
         if contact is None:
             raise ToolFailed(f"No contact with email {email}; try search_contacts with their name or company.")
-        contact_id = int(contact["id"])
-        latest = self.crm.recent_interactions(contact_id, limit=1)
-        deal = self.crm.deal_for_contact(contact_id)
-        out = {"contact_id": contact_id, "name": contact.get("name"), "title": contact.get("title"),
-               "company": contact.get("company"), "email": contact.get("email")}
-        if latest.empty:
+        latest = self.crm.recent_interactions(contact.id, limit=1)
+        deal = self.crm.deal_for_contact(contact.id)
+        out = {"contact_id": contact.id, "name": contact.name, "title": contact.title, "company": contact.company,
+               "email": contact.email}
+        if not latest:
             out["last_activity"] = "none recorded"
         else:
-            row = latest.iloc[0]
-            out["last_activity"] = f"{str(row['ts'])[:10]} {row['kind']}: {row['summary'] or '(no summary)'}"
-        out["deal"] = (f"{deal['name']} · stage {deal['stage']} · {_money(deal.get('amount'))} (deal_id {deal['id']})"
+            row = latest[0]
+            out["last_activity"] = f"{str(row.ts)[:10]} {row.kind}: {row.summary or '(no summary)'}"
+        out["deal"] = (f"{deal.name} · stage {deal.stage} · {_money(deal.amount)} (deal_id {deal.id})"
                        if deal else "none")
-        out |= {"phone": contact.get("phone"), "owner": contact.get("owner")}
+        out |= {"phone": contact.phone, "owner": contact.owner}
         return _clean(out)
 
     def search_contacts(self, query: str) -> list[dict[str, Any]]:
         query = (query or "").strip()
         if len(query) < 2:
             raise ToolFailed("query is too short; give at least two characters of a name, company or email.")
-        frame = self.crm.search_contacts(query, limit=MAX_SEARCH_RESULTS)
-        if frame.empty and " " in query:  # "Bob Chen": try the last name, then the first
+        found = self.crm.search_contacts(query, limit=MAX_SEARCH_RESULTS)
+        if not found and " " in query:  # "Bob Chen": try the last name, then the first
             for word in reversed(query.split()):
-                frame = self.crm.search_contacts(word, limit=MAX_SEARCH_RESULTS)
-                if not frame.empty:
+                found = self.crm.search_contacts(word, limit=MAX_SEARCH_RESULTS)
+                if found:
                     break
-        if frame.empty:
+        if not found:
             raise ToolFailed(f"No contact matches {query!r}; try a last name, a company name or an email.")
-        return [_clean({"contact_id": int(r["id"]), "name": r["name"], "title": r["title"], "company": r["company"],
-                        "email": r["email"]}) for r in frame.to_dict("records")]
+        return [_clean({"contact_id": c.id, "name": c.name, "title": c.title, "company": c.company, "email": c.email})
+                for c in found]
 
     def get_deal(self, contact_id: Any) -> dict[str, Any]:
         contact_id = _contact_id(contact_id)
@@ -154,10 +154,9 @@ class CrmTools:
         deal = self.crm.deal_for_contact(contact_id)
         if deal is None:
             raise ToolFailed(f"Contact {contact_id} has no deal in the CRM.")
-        return _clean({"deal_id": deal["id"], "name": deal["name"], "stage": deal["stage"],
-                       "amount": deal.get("amount"), "next_step": deal.get("next_step"),
-                       "next_step_date": deal.get("next_step_date"), "owner": deal.get("owner"),
-                       "company": deal.get("company")})
+        return _clean({"deal_id": deal.id, "name": deal.name, "stage": deal.stage, "amount": deal.amount,
+                       "next_step": deal.next_step, "next_step_date": deal.next_step_date, "owner": deal.owner,
+                       "company": deal.company})
 
     def recent_interactions(self, contact_id: Any, limit: Any = 5) -> list[dict[str, Any]]:
         contact_id = _contact_id(contact_id)
@@ -167,17 +166,17 @@ class CrmTools:
             limit = 5
         if self.crm.get_contact(contact_id) is None:
             raise ToolFailed(f"No contact with id {contact_id}; use lookup_contact or search_contacts first.")
-        frame = self.crm.recent_interactions(contact_id, limit=limit)
-        if frame.empty:
+        found = self.crm.recent_interactions(contact_id, limit=limit)
+        if not found:
             raise ToolFailed(f"No interactions recorded for contact {contact_id}.")
-        return [_clean({"date": r["ts"], "kind": r["kind"], "summary": r["summary"], "author": r["author"]})
-                for r in frame.to_dict("records")]
+        return [_clean({"date": r.ts, "kind": r.kind, "summary": r.summary, "author": r.author}) for r in found]
 
     def pipeline_summary(self) -> dict[str, Any]:
-        frame = self.crm.pipeline_by_stage()
-        out = {str(r["stage"]): f"{int(r['deals'])} deal(s), {_money(r['amount'])}" for r in frame.to_dict("records")}
-        open_rows = frame[~frame["stage"].str.startswith("closed")]
-        out["open_pipeline"] = f"{int(open_rows['deals'].sum())} deal(s), {_money(open_rows['amount'].sum())}"
+        stages = self.crm.pipeline_by_stage()
+        out = {s.stage: f"{s.deals} deal(s), {_money(s.amount)}" for s in stages}
+        open_rows = [s for s in stages if not s.stage.startswith("closed")]
+        out["open_pipeline"] = (f"{sum(s.deals for s in open_rows)} deal(s), "
+                                f"{_money(sum(s.amount for s in open_rows))}")
         return out
 
     # -- the proposal (writes nothing) -----------------------------------------------------------
@@ -196,18 +195,20 @@ class CrmTools:
         problems = validate_values(changes)
         if problems:
             raise ToolFailed("; ".join(problems))
-        deal = self.crm.deal_for_contact(contact_id) or {}
+        deal = self.crm.deal_for_contact(contact_id)
         current = {f: _plain(v) for f, v in _current(contact, deal).items() if f in changes}
-        proposal = {"contact_id": contact_id, "name": contact.get("name"), "email": contact.get("email"),
-                    "company": contact.get("company"), "changes": changes, "current": current, "reason": reason}
-        shown = {"status": "proposed, NOT saved", "contact": f"{contact.get('name')} (contact_id {contact_id})",
+        proposal = {"contact_id": contact_id, "name": contact.name, "email": contact.email,
+                    "company": contact.company, "changes": changes, "current": current, "reason": reason}
+        shown = {"status": "proposed, NOT saved", "contact": f"{contact.name} (contact_id {contact_id})",
                  "changes": {f: {"current": current.get(f), "proposed": v} for f, v in changes.items()},
                  "next": "The rep reviews this on the Extract page; nothing changes until they accept it."}
         return ToolOutput(_json(shown), proposal=proposal)
 
 
-def _current(contact: dict[str, Any], deal: dict[str, Any]) -> dict[str, Any]:
-    return {"name": contact.get("name"), "email": contact.get("email"), "title": contact.get("title"),
-            "phone": contact.get("phone"), "company": contact.get("company"), "deal_stage": deal.get("stage"),
-            "amount": deal.get("amount"), "next_step": deal.get("next_step"),
-            "next_step_date": deal.get("next_step_date")}
+def _current(contact: Contact, deal: Deal | None) -> dict[str, Any]:
+    values = {"name": contact.name, "email": contact.email, "title": contact.title, "phone": contact.phone,
+              "company": contact.company}
+    if deal is None:
+        return values | dict.fromkeys(("deal_stage", "amount", "next_step", "next_step_date"))
+    return values | {"deal_stage": deal.stage, "amount": deal.amount, "next_step": deal.next_step,
+                     "next_step_date": deal.next_step_date}

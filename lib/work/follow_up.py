@@ -8,7 +8,7 @@ newest facts always make it in. Nothing is written to the CRM until the rep clic
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
 from typing import Any
@@ -125,12 +125,14 @@ def prepare_draft(gateway: Gateway, crm: CrmStore, *, contact_id: int | None, no
     if tone not in prompts.FOLLOW_UP_TONES or length not in prompts.FOLLOW_UP_LENGTHS:
         raise InputRejected(f"Unknown tone or length ({tone!r}, {length!r}).")
     notes = clean_note(notes) if notes and notes.strip() else None
-    contact = crm.get_contact(contact_id) if contact_id is not None else None
+    found = crm.get_contact(contact_id) if contact_id is not None else None
+    contact = asdict(found) if found else None  # the prompt reads plain fields
     if contact_id is not None and contact is None:
         raise InputRejected(f"Contact {contact_id} was not found.", "Search for the contact again.")
     if contact is None and notes is None:
         raise InputRejected("Nothing to write about yet.", "Pick a contact, paste notes, or both.")
     deal = crm.deal_for_contact(contact_id) if contact else None
+    deal = asdict(deal) if deal else None
     history = _interactions(crm, contact_id) if contact else []
     system = prompts.follow_up_system(tone, length)
     kept = list(history)
@@ -149,8 +151,7 @@ def prepare_draft(gateway: Gateway, crm: CrmStore, *, contact_id: int | None, no
 
 
 def _interactions(crm: CrmStore, contact_id: int) -> list[dict[str, Any]]:
-    frame = crm.recent_interactions(contact_id, limit=MAX_INTERACTIONS)
-    return [{k: (None if v is None or v != v else v) for k, v in row.items()} for row in frame.to_dict("records")]
+    return [asdict(i) for i in crm.recent_interactions(contact_id, limit=MAX_INTERACTIONS)]
 
 
 def start_draft(gateway: Gateway, prompt: DraftPrompt, *, length: str, model: str, user: str,

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from lib.core.text import looks_like_email
-from lib.crm.matching import ContactIndex, Match, normalize_company
+from lib.crm.matching import ContactIndex, Match, contacts_frame, normalize_company
 from lib.crm.records import ALL_FIELDS, STAGES, ProposedRow, SaveRequest
 from lib.crm.store import CrmStore
 from lib.work.extraction import NoteExtraction
@@ -76,31 +76,34 @@ def current_values(crm: CrmStore, contact_id: int | None) -> tuple[dict[str, Any
     """The CRM's values of every reviewed field for a contact, and the fields locked by hand edits."""
     if contact_id is None:
         return dict.fromkeys(ALL_FIELDS), set()
-    contact = crm.get_contact(contact_id) or {}
-    deal = crm.deal_for_contact(contact_id) or {}
-    values = {"name": contact.get("name"), "email": contact.get("email"), "company": contact.get("company"),
-              "title": contact.get("title"), "phone": contact.get("phone"), "deal_stage": deal.get("stage"),
-              "next_step": deal.get("next_step"), "next_step_date": _as_date(deal.get("next_step_date")),
-              "amount": float(deal["amount"]) if deal.get("amount") is not None else None}
+    contact = crm.get_contact(contact_id)
+    deal = crm.deal_for_contact(contact_id)
+    values = dict.fromkeys(ALL_FIELDS)
+    if contact is not None:
+        values |= {"name": contact.name, "email": contact.email, "company": contact.company, "title": contact.title,
+                   "phone": contact.phone}
+    if deal is not None:
+        values |= {"deal_stage": deal.stage, "next_step": deal.next_step, "next_step_date": _as_date(deal.next_step_date),
+                   "amount": float(deal.amount) if deal.amount is not None else None}
     locked = crm.locked_fields("contact", contact_id)
-    if deal.get("id") is not None:
-        locked |= {"deal_stage" if f == "stage" else f for f in crm.locked_fields("deal", int(deal["id"]))}
+    if deal is not None:
+        locked |= {"deal_stage" if f == "stage" else f for f in crm.locked_fields("deal", deal.id)}
     locked = {"company" if f == "company_id" else f for f in locked}
     return values, locked
 
 
 def build_review(extractions: list[NoteExtraction], crm: CrmStore) -> Review:
     """One row per person found, matched to the CRM, with the current values beside the proposed."""
-    contacts = crm.contacts_frame()
-    index = ContactIndex(contacts)
-    names = contacts.set_index("id")
+    contacts = crm.contacts()
+    index = ContactIndex(contacts_frame(contacts))
+    names = {c.id: c for c in contacts}
     rows, meta = [], []
     for extraction in extractions:
         for person in extraction.people:
             match = index.match({"name": person.name, "email": person.email, "company": person.company,
                                  "phone": person.phone})
-            options = [contact_label(c.id, names.at[c.id, "name"], names.at[c.id, "company"])
-                       for c in match.candidates if c.id in names.index]
+            options = [contact_label(c.id, names[c.id].name, names[c.id].company)
+                       for c in match.candidates if c.id in names]
             chosen = _initial_choice(match, options)
             current, locked = current_values(crm, contact_id_of(chosen))
             rows.append(_row(person, match, chosen, current, locked))

@@ -37,7 +37,7 @@ def test_contact_shows_fields_deal_and_an_ai_change_that_can_be_reverted(contact
     assert any("John (COO)" in c.value for c in contacts.caption)
     revert = next(b for b in contacts.button if b.label == "Revert")
     revert.click().run()
-    assert crm.get_contact(1)["title"] == "VP Operations"
+    assert crm.get_contact(1).title == "VP Operations"
     assert any("Reverted" in s.value for s in contacts.success)
 
 
@@ -47,6 +47,6 @@ def test_hand_edit_is_recorded_and_locks_the_field(contacts):
     title.input("Procurement Director")
     next(b for b in contacts.button if b.label == "Save my edits").click().run()
     crm = resources.services().crm
-    assert crm.get_contact(2)["title"] == "Procurement Director"
+    assert crm.get_contact(2).title == "Procurement Director"
     assert crm.locked_fields("contact", 2) == {"title"}
     assert any(t.label == "Title 🔒" for t in contacts.text_input)

@@ -1,6 +1,6 @@
 """The Follow-up page on the sandbox: a draft streams into an editor, and can be logged as sent."""
 
-from lib.crm.store import CrmStore
+from lib.crm.builtin import BuiltinCrm
 from lib.services import open_database
 from lib.usage.log import UsageLog
 from tests.app.steps import click, open_page
@@ -24,11 +24,11 @@ def test_a_draft_for_a_contact_fills_the_editor(app, hermetic_env):
     click(app, "Log as sent")
     assert any("Logged as interaction" in s.value for s in app.success)
     db = open_database(hermetic_env)
-    latest = CrmStore(db).recent_interactions(1, limit=1).iloc[0]
-    assert latest["kind"] == "email" and latest["summary"].startswith("Follow-up email sent: ")
+    latest = BuiltinCrm(db).recent_interactions(1, limit=1)[0]
+    assert latest.kind == "email" and latest.summary.startswith("Follow-up email sent: ")
     row = UsageLog(db).recent(limit=1).iloc[0]
     assert row["feature"] == "follow_up" and row["outcome_kind"] == "follow_up"
-    assert row["outcome_ref"] == str(latest["id"])
+    assert row["outcome_ref"] == str(latest.id)
 
 
 def test_nothing_to_write_about_is_a_message_not_a_call(app, hermetic_env):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from lib.crm.store import CrmStore
+from lib.crm.builtin import BuiltinCrm
 from lib.services import open_database
 
 NOTE = (Path(__file__).resolve().parents[2] / "data" / "notes" / "01_acme_demo.txt").read_text()
@@ -58,6 +58,6 @@ def test_extract_edit_save_timeline_undo(page, streamlit_app, browser_sandbox):
     expect(page.get_by_role("textbox", name="Title", exact=True)).to_have_value("VP Operations")
 
     streamlit_app.stop()
-    crm = CrmStore(open_database(streamlit_app.db_path))
-    assert crm.get_contact(1)["title"] == "VP Operations"
+    crm = BuiltinCrm(open_database(streamlit_app.db_path))
+    assert crm.get_contact(1).title == "VP Operations"
     assert crm.contact_by_email("tom.baker@acme.com") is None  # the contact the save created is gone again

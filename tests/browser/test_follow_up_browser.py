@@ -5,7 +5,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from lib.crm.store import CrmStore
+from lib.crm.builtin import BuiltinCrm
 from lib.services import open_database
 from lib.usage.log import UsageLog
 
@@ -51,9 +51,9 @@ def test_the_draft_streams_in_then_is_editable_and_logged(page, streamlit_app, b
 
     streamlit_app.stop()  # DuckDB admits one process: let the app go before reading its file
     db = open_database(streamlit_app.db_path)
-    latest = CrmStore(db).recent_interactions(1, limit=1).iloc[0]
-    assert latest["kind"] == "email" and latest["author"] == "rep"
-    note = db.cursor().execute("SELECT note FROM interactions WHERE id = ?", [int(latest["id"])]).fetchone()[0]
+    latest = BuiltinCrm(db).recent_interactions(1, limit=1)[0]
+    assert latest.kind == "email" and latest.author == "rep"
+    note = db.cursor().execute("SELECT note FROM interactions WHERE id = ?", [latest.id]).fetchone()[0]
     assert "(edited in the browser)" in note
     (row,) = UsageLog(db).recent().query("feature == 'follow_up'").itertuples()
     assert row.status == "ok" and row.outcome_kind == "follow_up" and row.outcome_ref == str(latest["id"])

@@ -5,7 +5,7 @@ import duckdb
 import pytest
 
 from lib.claude import prompts
-from lib.crm.store import CrmStore
+from lib.crm.builtin import BuiltinCrm
 from lib.work.assistant import COMPACT_AT, Assistant, cap_message, starts_turn
 from lib.work.assistant_tools import CrmTools
 from lib.work.conversations import Conversation, ConversationStore
@@ -89,7 +89,7 @@ def test_a_failing_tool_becomes_is_error_and_the_loop_goes_on(assistant, sandbox
     def broken(self, contact_id):
         raise duckdb.IOException("disk went away")
 
-    monkeypatch.setattr(CrmStore, "deal_for_contact", broken)
+    monkeypatch.setattr(BuiltinCrm, "deal_for_contact", broken)
     sandbox.script({"blocks": [{"type": "tool_use", "name": "get_deal", "input": {"contact_id": 1}},
                                {"type": "tool_use", "name": "lookup_contact", "input": {"email": "nobody@nowhere.io"}}],
                     "stop_reason": "tool_use"})
@@ -242,5 +242,5 @@ def test_a_change_request_is_looked_up_then_proposed_and_nothing_is_written(assi
     assert names == ["search_contacts", "propose_change"], names
     (proposal,) = turn.proposals
     assert proposal.contact_id == 3 and proposal.changes == {"title": "CTO"}
-    assert crm.get_contact(3)["title"] == "CTO"  # already CTO in the seed: and still exactly that
+    assert crm.get_contact(3).title == "CTO"  # already CTO in the seed: and still exactly that
     assert db.cursor().execute("SELECT count(*) FROM field_history").fetchone() == before

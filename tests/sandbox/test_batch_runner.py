@@ -10,7 +10,7 @@ from lib.bulk import input as bulk_input
 from lib.bulk.manager import JobManager
 from lib.bulk.runner import SimulatedTime
 from lib.claude.gateway import Gateway
-from lib.crm.store import CrmStore
+from lib.crm.builtin import BuiltinCrm
 from lib.usage import pricing
 from lib.usage.log import UsageLog
 from lib.work.review import blocking_problems, build_review, problems, to_save_request
@@ -67,7 +67,7 @@ def test_submit_end_import_review_save(sandbox, manager, notes, db):
     assert manager.refresh_batches(job_id) == []  # imported once; nothing left to ask about
     assert len(batch_usage(db)) == 20
 
-    crm = CrmStore(db)
+    crm = BuiltinCrm(db)
     crm.seed_if_empty()
     extractions = manager.store.extractions(job_id)
     review = build_review(extractions, crm)
@@ -79,9 +79,9 @@ def test_submit_end_import_review_save(sandbox, manager, notes, db):
     saved = crm.save(to_save_request(review, "dana"))
     assert saved.changes > 0
     history = crm.history(saved.change_set_id)
-    assert set(history["actor"]) == {"ai"} and set(history["approved_by"]) == {"dana"}
+    assert {h.actor for h in history} == {"ai"} and {h.approved_by for h in history} == {"dana"}
     call_ids = {e.result.call_id for e in extractions}
-    assert set(history["call_id"].dropna()) <= call_ids
+    assert {h.call_id for h in history if h.call_id} <= call_ids
 
 
 def test_errored_expired_and_invalid_results_are_reported_and_can_be_resubmitted(sandbox, manager, notes, db):

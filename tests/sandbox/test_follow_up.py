@@ -96,8 +96,8 @@ def test_log_as_sent_records_the_edited_email_and_ties_the_call_to_it(gateway, c
     interaction_id = follow_up.log_as_sent(crm, gateway.usage_log, contact_id=1, text=edited, author="dana",
                                            call_id=draft.call_id)
 
-    latest = crm.recent_interactions(1, limit=1).iloc[0]
-    assert latest["id"] == interaction_id and latest["kind"] == "email" and latest["author"] == "dana"
+    latest = crm.recent_interactions(1, limit=1)[0]
+    assert latest.id == interaction_id and latest.kind == "email" and latest.author == "dana"
     note = db.cursor().execute("SELECT note, call_id FROM interactions WHERE id = ?", [interaction_id]).fetchone()
     assert note == (edited.strip(), draft.call_id)
     (row,) = rows(db).itertuples()

@@ -4,14 +4,14 @@ import json
 
 import pytest
 
-from lib.crm.store import CrmStore
+from lib.crm.builtin import BuiltinCrm
 from lib.services import open_database
 from lib.work.assistant_tools import CrmTools
 
 
 @pytest.fixture
 def crm(hermetic_env):
-    store = CrmStore(open_database(hermetic_env))
+    store = BuiltinCrm(open_database(hermetic_env))
     store.seed_if_empty()
     return store
 

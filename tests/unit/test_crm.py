@@ -5,14 +5,14 @@ from datetime import date
 import pytest
 
 from lib.core.errors import InvalidRecord
+from lib.crm.builtin import BuiltinCrm
 from lib.crm.records import ProposedRow, SaveRequest
-from lib.crm.store import CrmStore
 from lib.services import open_database
 
 
 @pytest.fixture
 def crm(hermetic_env):
-    store = CrmStore(open_database(hermetic_env))
+    store = BuiltinCrm(open_database(hermetic_env))
     assert store.seed_if_empty()
     return store
 
@@ -41,14 +41,14 @@ def test_update_existing_contact_records_history_with_evidence(crm):
                       evidence={"title": "John Smith (COO)", "deal_stage": "moving to proposal"})
     result = crm.save(request([row]))
     assert result.updated_contacts == [1] and not result.created_contacts
-    assert crm.get_contact(1)["title"] == "COO"
+    assert crm.get_contact(1).title == "COO"
     deal = crm.deal_for_contact(1)
-    assert deal["stage"] == "proposal" and float(deal["amount"]) == 52000
-    hist = crm.history(result.change_set_id).set_index("field")
-    assert hist.loc["title", "old_value"] == "VP Operations" and hist.loc["title", "new_value"] == "COO"
-    assert hist.loc["title", "actor"] == "ai" and hist.loc["title", "approved_by"] == "dana"
-    assert hist.loc["title", "evidence"] == "John Smith (COO)" and hist.loc["title", "call_id"] == "call-1"
-    assert hist.loc["stage", "old_value"] == "demo"
+    assert deal.stage == "proposal" and float(deal.amount) == 52000
+    hist = {h.field: h for h in crm.history(result.change_set_id)}
+    assert hist["title"].old_value == "VP Operations" and hist["title"].new_value == "COO"
+    assert hist["title"].actor == "ai" and hist["title"].approved_by == "dana"
+    assert hist["title"].evidence == "John Smith (COO)" and hist["title"].call_id == "call-1"
+    assert hist["stage"].old_value == "demo"
 
 
 def test_new_contact_at_new_company_and_interaction(crm):
@@ -57,7 +57,7 @@ def test_new_contact_at_new_company_and_interaction(crm):
     result = crm.save(request([row]))
     (cid,) = result.created_contacts
     contact = crm.get_contact(cid)
-    assert contact["company"] == "Acme Corp." and contact["email"] == "tom.baker@acme.com"  # suffix-insensitive
+    assert contact.company == "Acme Corp." and contact.email == "tom.baker@acme.com"  # suffix-insensitive
     assert len(crm.recent_interactions(cid)) == 1
 
 
@@ -74,17 +74,17 @@ def test_hand_edited_fields_are_locked_unless_unlocked(crm):
     row = ProposedRow(contact_id=1, values={"next_step": "send proposal"})
     result = crm.save(request([row], key="a"))
     assert any("next_step was edited by hand" in s for s in result.skipped)
-    assert crm.deal_for_contact(1)["next_step"] == "Follow-up demo for finance"
+    assert crm.deal_for_contact(1).next_step == "Follow-up demo for finance"
     unlocked = crm.save(request([ProposedRow(contact_id=1, values={"next_step": "send proposal"}, unlock=True)],
                                 key="b"))
-    assert not unlocked.skipped and crm.deal_for_contact(1)["next_step"] == "send proposal"
+    assert not unlocked.skipped and crm.deal_for_contact(1).next_step == "send proposal"
 
 
 def test_a_manual_edit_locks_the_field(crm):
     crm.edit_by_hand("contact", 2, "title", "Procurement Director", "li")
     assert crm.locked_fields("contact", 2) == {"title"}
     result = crm.save(request([ProposedRow(contact_id=2, values={"title": "Buyer"})]))
-    assert crm.get_contact(2)["title"] == "Procurement Director" and result.skipped
+    assert crm.get_contact(2).title == "Procurement Director" and result.skipped
 
 
 def test_invalid_values_save_nothing(crm):
@@ -93,7 +93,7 @@ def test_invalid_values_save_nothing(crm):
             ProposedRow(contact_id=2, values={"email": "not-an-email", "deal_stage": "won"})]
     with pytest.raises(InvalidRecord, match="Row 2: 'not-an-email' is not a valid email.*'won' is not a pipeline"):
         crm.save(request(rows))
-    assert counts(crm) == before and crm.get_contact(1)["title"] == "VP Operations"
+    assert counts(crm) == before and crm.get_contact(1).title == "VP Operations"
 
 
 def test_a_failure_mid_save_rolls_everything_back(crm, monkeypatch):
@@ -101,7 +101,7 @@ def test_a_failure_mid_save_rolls_everything_back(crm, monkeypatch):
     rows = [ProposedRow(contact_id=1, values={"title": "COO"}), ProposedRow(values={"email": "x@y.com"})]
     with pytest.raises(InvalidRecord, match="needs a name"):
         crm.save(request(rows))
-    assert counts(crm) == before and crm.get_contact(1)["title"] == "VP Operations"
+    assert counts(crm) == before and crm.get_contact(1).title == "VP Operations"
 
 
 def test_undo_restores_old_values_as_a_new_change_set(crm):
@@ -111,54 +111,54 @@ def test_undo_restores_old_values_as_a_new_change_set(crm):
     (tom,) = saved.created_contacts
     undo = crm.undo(saved.change_set_id, "dana")
     assert not undo.skipped and undo.changes > 0
-    assert crm.get_contact(1)["title"] == "VP Operations" and crm.deal_for_contact(1)["stage"] == "demo"
-    assert crm.get_contact(tom)["archived"] and tom not in set(crm.contacts_frame()["id"])
+    assert crm.get_contact(1).title == "VP Operations" and crm.deal_for_contact(1).stage == "demo"
+    assert crm.get_contact(tom).archived and tom not in {c.id for c in crm.contacts()}
     assert crm.undo(saved.change_set_id, "dana").already_saved  # undoing twice does nothing more
     hist = crm.history(undo.change_set_id)
-    assert set(hist["actor"]) == {"undo"} and hist["reverts_history_id"].notna().all()
+    assert {h.actor for h in hist} == {"undo"} and all(h.reverts_history_id is not None for h in hist)
 
 
 def test_undo_leaves_fields_changed_since_alone(crm):
     saved = crm.save(request([ProposedRow(contact_id=1, values={"title": "COO"})]))
     crm.edit_by_hand("contact", 1, "title", "Chief Ops", "dana")
     undo = crm.undo(saved.change_set_id, "sam")
-    assert crm.get_contact(1)["title"] == "Chief Ops"
+    assert crm.get_contact(1).title == "Chief Ops"
     assert any("changed since" in s for s in undo.skipped)
 
 
 def test_revert_one_change(crm):
     saved = crm.save(request([ProposedRow(contact_id=1, values={"title": "COO", "phone": "+1 312 555 9999"})]))
-    hist = crm.history(saved.change_set_id).set_index("field")
-    crm.revert_change(int(hist.loc["phone", "id"]), "dana")
+    hist = {h.field: h for h in crm.history(saved.change_set_id)}
+    crm.revert_change(hist["phone"].id, "dana")
     contact = crm.get_contact(1)
-    assert contact["phone"] == "+1 312-555-0142" and contact["title"] == "COO"
+    assert contact.phone == "+1 312-555-0142" and contact.title == "COO"
 
 
 def test_timeline_shows_changes_and_interactions(crm):
     saved = crm.save(request([ProposedRow(contact_id=1, values={"title": "COO"})]))
     tl = crm.timeline(1)
-    change = tl[(tl["what"] == "change") & (tl["field"] == "title")].iloc[0]
-    assert change["actor"] == "ai" and change["change_set_id"] == saved.change_set_id
-    assert (tl["what"] == "interaction").sum() >= 2  # the seed's and the note just saved
+    change = next(e for e in tl if e.what == "change" and e.field == "title")
+    assert change.actor == "ai" and change.change_set_id == saved.change_set_id
+    assert sum(e.what == "interaction" for e in tl) >= 2  # the seed's and the note just saved
 
 
 def test_pipeline_by_stage_in_order(crm):
-    frame = crm.pipeline_by_stage()
-    assert list(frame["stage"]) == ["lead", "qualified", "demo", "proposal", "negotiation", "closed_won",
-                                    "closed_lost"]
-    assert frame["deals"].sum() == 50
+    stages = crm.pipeline_by_stage()
+    assert [s.stage for s in stages] == ["lead", "qualified", "demo", "proposal", "negotiation", "closed_won",
+                                         "closed_lost"]
+    assert sum(s.deals for s in stages) == 50
 
 
 def test_search_contacts(crm):
     found = crm.search_contacts("initech")
-    assert {"Robert Chen", "Emily Chen"} <= set(found["name"])
-    assert crm.contact_by_email("JOHN.SMITH@acme.com")["id"] == 1
+    assert {"Robert Chen", "Emily Chen"} <= {c.name for c in found}
+    assert crm.contact_by_email("JOHN.SMITH@acme.com").id == 1
 
 
 def test_timeline_tells_ai_logged_notes_from_touches_a_person_logged(crm):
     crm.save(request([ProposedRow(contact_id=1, values={"title": "COO"})]))
     sent = crm.log_interaction(1, "email", "Follow-up sent", "Hi John…", "dana")
     tl = crm.timeline(1)
-    touches = tl[tl["what"] == "interaction"]
-    assert touches[touches["kind"] == "note"].iloc[0]["actor"] == "ai"
-    assert touches[touches["kind"] == "email"].iloc[0]["actor"] == "human" and sent
+    touches = [e for e in tl if e.what == "interaction"]
+    assert next(e for e in touches if e.kind == "note").actor == "ai"
+    assert next(e for e in touches if e.kind == "email").actor == "human" and sent

@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 
 from lib.claude.gateway import CallResult
-from lib.crm.store import CrmStore
+from lib.crm.builtin import BuiltinCrm
 from lib.services import open_database
 from lib.work.extraction import NoteExtraction, note_date_of, split_notes
 from lib.work.review import (
@@ -23,7 +23,7 @@ from lib.work.schemas import Evidence, ExtractedPerson
 
 @pytest.fixture
 def crm(hermetic_env):
-    store = CrmStore(open_database(hermetic_env))
+    store = BuiltinCrm(open_database(hermetic_env))
     store.seed_if_empty()
     return store
 

@@ -1,0 +1,481 @@
+"""The built-in CRM store (implements lib.crm.store.CrmStore): contacts, companies, deals, interactions and field history (all their SQL lives here).
+
+Every write goes through a change set, in one transaction, and leaves one field_history row per
+field it changed (old value, new value, who: a person or which Claude call, the evidence). A change
+set can be undone as a whole, and one change can be reverted; both are new, recorded change sets,
+so history only grows. A field a person edited by hand is locked against AI values unless the rep
+unlocks it for that save.
+"""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from collections import namedtuple
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from lib.core.db import Database
+from lib.core.errors import InvalidRecord
+from lib.crm.records import (
+    STAGES,
+    Change,
+    Contact,
+    Deal,
+    Interaction,
+    ProposedRow,
+    SaveRequest,
+    SaveResult,
+    StageTotal,
+    TimelineEntry,
+)
+from lib.crm.store import CREATED, as_text, validate_values
+
+SEED_DIR = Path(__file__).resolve().parents[2] / "data" / "crm"
+OPEN_STAGES = tuple(s for s in STAGES if not s.startswith("closed"))
+CONTACT_COLUMNS = ("name", "email", "phone", "title", "company_id")
+DEAL_COLUMNS = {"deal_stage": "stage", "amount": "amount", "next_step": "next_step",
+                "next_step_date": "next_step_date"}
+_CONTACT_SELECT = """SELECT c.id, c.name, c.email, co.name AS company, c.company_id, c.title, c.phone, c.owner,
+                            c.archived
+                     FROM contacts c LEFT JOIN companies co ON co.id = c.company_id"""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _text(value: Any) -> str | None:
+    """How a value is kept in field_history: text, or NULL for nothing."""
+    return as_text(value)
+
+
+class BuiltinCrm:
+    """All reads and writes of the CRM tables of one Database."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    # -- seed ------------------------------------------------------------------------------------
+
+    def seed_if_empty(self, seed_dir: Path = SEED_DIR) -> bool:
+        """Load the sample CRM on first start; a no-op once contacts exist. True if it loaded."""
+        cur = self.db.cursor()
+        if cur.execute("SELECT count(*) FROM contacts").fetchone()[0]:
+            return False
+        with self.db.transaction() as tx:
+            for table in ("companies", "contacts", "deals", "interactions"):
+                path = seed_dir / f"{table}.csv"
+                frame = pd.read_csv(path, dtype=str, keep_default_na=False).replace({"": None})
+                if table == "interactions":
+                    frame["ts"] = pd.to_datetime(frame["ts"], utc=True).dt.tz_localize(None)
+                tx.register("seed_frame", frame)
+                columns = ", ".join(f'"{c}"' for c in frame.columns)
+                tx.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM seed_frame")  # noqa: S608
+                tx.unregister("seed_frame")
+            self._seed_history(tx, seed_dir / "field_history.csv")
+        return True
+
+    def _seed_history(self, tx: duckdb.DuckDBPyConnection, path: Path) -> None:
+        """Past hand edits, so the 'locked against AI overwrite' rule has something to protect."""
+        if not path.exists():
+            return
+        tx.execute("INSERT INTO change_sets VALUES ('seed', ?, 'import', 'import', NULL, NULL, NULL, "
+                   "'sample CRM history')", [_now()])
+        for row in csv.DictReader(path.open(encoding="utf-8")):
+            tx.execute(
+                "INSERT INTO field_history (change_set_id, ts, entity, entity_id, field, old_value, new_value, "
+                "actor, approved_by) VALUES ('seed', ?, ?, ?, ?, ?, ?, ?, ?)",
+                [row["ts"], row["entity"], int(row["entity_id"]), row["field"], row["old_value"] or None,
+                 row["new_value"] or None, row["actor"], row["approved_by"] or None],
+            )
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    def contacts(self) -> list[Contact]:
+        """Live contacts with their company name: the input of lib.crm.matching."""
+        return self._rows(Contact, f"{_CONTACT_SELECT} WHERE NOT c.archived ORDER BY c.id", [])
+
+    def search_contacts(self, query: str = "", limit: int = 50) -> list[Contact]:
+        """Contacts whose name, email, company or title contains the query (case-insensitive)."""
+        like = f"%{query.strip().lower()}%"
+        return self._rows(
+            Contact,
+            f"""{_CONTACT_SELECT}
+               WHERE NOT c.archived AND (lower(c.name) LIKE ? OR lower(coalesce(c.email, '')) LIKE ?
+                     OR lower(coalesce(co.name, '')) LIKE ? OR lower(coalesce(c.title, '')) LIKE ?)
+               ORDER BY c.name, c.id LIMIT ?""",
+            [like, like, like, like, limit])
+
+    def get_contact(self, contact_id: int) -> Contact | None:
+        """The contact with this id, archived or not."""
+        found = self._rows(Contact, f"{_CONTACT_SELECT} WHERE c.id = ?", [contact_id])
+        return found[0] if found else None
+
+    def contact_by_email(self, email: str) -> Contact | None:
+        found = self._rows(Contact, f"""{_CONTACT_SELECT} WHERE lower(c.email) = lower(?) AND NOT c.archived
+                                         ORDER BY c.id LIMIT 1""", [email.strip()])
+        return found[0] if found else None
+
+    def deal_for_contact(self, contact_id: int) -> Deal | None:
+        """The contact's deal: the latest open one, else the latest closed one."""
+        found = self._rows(
+            Deal,
+            """SELECT d.*, co.name AS company FROM deals d LEFT JOIN companies co ON co.id = d.company_id
+               WHERE d.contact_id = ? AND NOT d.archived
+               ORDER BY (d.stage IN ('closed_won', 'closed_lost')), d.id DESC LIMIT 1""",
+            [contact_id])
+        return found[0] if found else None
+
+    def recent_interactions(self, contact_id: int, limit: int = 5) -> list[Interaction]:
+        return self._rows(Interaction, """SELECT id, ts, kind, summary, author FROM interactions
+                                          WHERE contact_id = ? AND NOT archived ORDER BY ts DESC, id DESC LIMIT ?""",
+                          [contact_id, limit])
+
+    def pipeline_by_stage(self) -> list[StageTotal]:
+        """Deals per stage (open and closed), in pipeline order."""
+        rows = self._rows(StageTotal, """SELECT stage, count(*) AS deals, coalesce(sum(amount), 0) AS amount
+                                         FROM deals WHERE NOT archived GROUP BY stage""", [])
+        order = {s: i for i, s in enumerate(STAGES)}
+        return sorted(rows, key=lambda r: order.get(r.stage, len(order)))
+
+    def company_id_for(self, name: str | None) -> int | None:
+        """The company a name refers to, ignoring case, punctuation and legal suffixes."""
+        if not name:
+            return None
+        from lib.crm.matching import normalize_company  # one normaliser for matching and saving
+
+        target = normalize_company(name)
+        rows = self.db.cursor().execute("SELECT id, name FROM companies WHERE NOT archived ORDER BY id").fetchall()
+        return next((cid for cid, cname in rows if normalize_company(cname) == target), None)
+
+    def locked_fields(self, entity: str, entity_id: int) -> set[str]:
+        """Fields whose latest change was made by hand: AI values may not overwrite them."""
+        rows = self.db.cursor().execute(
+            """SELECT field, arg_max(actor, id) FROM field_history
+               WHERE entity = ? AND entity_id = ? AND actor IN ('ai', 'human') GROUP BY field""",
+            [entity, entity_id]).fetchall()
+        return {f for f, actor in rows if actor == "human"}
+
+    def history(self, change_set_id: str) -> list[Change]:
+        """The changes of one change set, in the order they were made."""
+        return self._rows(Change, "SELECT * FROM field_history WHERE change_set_id = ? ORDER BY id", [change_set_id])
+
+    def timeline(self, contact_id: int, limit: int = 200) -> list[TimelineEntry]:
+        """Interactions and field changes of a contact (and its deals), newest first."""
+        return self._rows(TimelineEntry,
+            """
+            WITH deal_ids AS (SELECT id FROM deals WHERE contact_id = ?),
+            changes AS (
+                SELECT h.ts, 'change' AS what, h.entity, h.field, h.old_value, h.new_value, h.actor,
+                       h.approved_by, h.evidence, h.change_set_id, h.id AS history_id, h.call_id,
+                       NULL AS kind, NULL AS summary, NULL AS note
+                FROM field_history h
+                WHERE (h.entity = 'contact' AND h.entity_id = ?)
+                   OR (h.entity = 'deal' AND h.entity_id IN (SELECT id FROM deal_ids))
+            ),
+            touches AS (
+                -- an interaction is the AI's when a save of extracted fields logged it; else a person's
+                SELECT i.ts, 'interaction', 'interaction', NULL, NULL, NULL,
+                       CASE WHEN cs.kind = 'extraction' THEN 'ai' ELSE 'human' END, i.author, NULL,
+                       i.change_set_id, NULL, i.call_id, i.kind, i.summary, i.note
+                FROM interactions i LEFT JOIN change_sets cs ON cs.id = i.change_set_id
+                WHERE i.contact_id = ? AND NOT i.archived
+            )
+            SELECT * FROM (SELECT * FROM changes UNION ALL SELECT * FROM touches) e
+            ORDER BY e.ts DESC, e.history_id DESC NULLS LAST LIMIT ?
+            """,
+            [contact_id, contact_id, contact_id, limit])
+
+    def _rows(self, record: type, sql: str, params: list[Any]) -> list[Any]:
+        """Run a query; each row becomes a `record` (a dataclass named after the columns it keeps)."""
+        cur = self.db.cursor().execute(sql, params)
+        names = [d[0] for d in cur.description]
+        wanted = {f.name for f in fields(record)}
+        keep = [i for i, n in enumerate(names) if n in wanted]
+        return [record(**{names[i]: row[i] for i in keep}) for row in cur.fetchall()]
+
+    # -- writes ----------------------------------------------------------------------------------
+
+    def save(self, request: SaveRequest) -> SaveResult:
+        """Apply the accepted rows of a review in one transaction. A review saved twice is a no-op."""
+        existing = self.db.cursor().execute(
+            "SELECT id FROM change_sets WHERE review_key = ?", [request.review_key]).fetchone()
+        if existing:
+            return SaveResult(change_set_id=existing[0], already_saved=True)
+        for number, row in enumerate(request.rows, start=1):
+            problems = validate_values(row.values)
+            if problems:
+                raise InvalidRecord(f"Row {number}: " + "; ".join(problems), "Fix the row, then save again.")
+        result = SaveResult(change_set_id=uuid.uuid4().hex)
+        with self.db.transaction() as tx:
+            calls = sorted({r.call_id for r in request.rows if r.call_id})
+            tx.execute("INSERT INTO change_sets VALUES (?, ?, ?, 'extraction', ?, NULL, ?, ?)",
+                       [result.change_set_id, _now(), request.user, request.review_key,
+                        calls[0] if len(calls) == 1 else None, f"{len(request.rows)} row(s) from notes"])
+            for row in request.rows:
+                writer = _ChangeWriter(tx, result.change_set_id, actor="ai", approved_by=request.user,
+                                       call_id=row.call_id, request_id=row.request_id)
+                self._save_row(tx, writer, row, request.user, result)
+                result.changes += writer.count
+        return result
+
+    def _save_row(self, tx: duckdb.DuckDBPyConnection, writer: _ChangeWriter, row: ProposedRow, user: str,
+                  result: SaveResult) -> None:
+        values = {k: v for k, v in row.values.items() if _text(v) is not None}
+        company_id = self._company_for_row(tx, writer, values.get("company"), row.evidence.get("company"))
+        if row.contact_id is None:
+            contact_id = self._create_contact(tx, writer, values, company_id, row.evidence, user)
+            result.created_contacts.append(contact_id)
+        else:
+            contact_id = row.contact_id
+            if not self._update_contact(tx, writer, contact_id, values, company_id, row, result):
+                return
+            result.updated_contacts.append(contact_id)
+        self._update_deal(tx, writer, contact_id, company_id, values, row, result)
+        if row.note:
+            tx.execute(
+                """INSERT INTO interactions (contact_id, ts, kind, summary, note, author, change_set_id, call_id)
+                   VALUES (?, ?, 'note', ?, ?, ?, ?, ?) RETURNING id""",
+                [contact_id, _note_ts(row.note_date), _first_line(row.note), row.note, user,
+                 writer.change_set_id, row.call_id])
+            writer.record("interaction", tx.fetchone()[0], CREATED, None, "logged", None)
+
+    def _company_for_row(self, tx, writer, name: str | None, evidence: str | None) -> int | None:
+        if not name:
+            return None
+        company_id = self.company_id_for(name)
+        if company_id is None:
+            company_id = tx.execute("INSERT INTO companies (name) VALUES (?) RETURNING id", [name]).fetchone()[0]
+            writer.record("company", company_id, CREATED, None, name, evidence)
+        return company_id
+
+    def _create_contact(self, tx, writer, values: dict[str, Any], company_id: int | None,
+                        evidence: dict[str, str], owner: str) -> int:
+        if not values.get("name"):
+            raise InvalidRecord("A new contact needs a name.", "Fill the name, or match the row to a contact.")
+        contact_id = tx.execute(
+            "INSERT INTO contacts (name, email, phone, title, company_id, owner) VALUES (?, ?, ?, ?, ?, ?) "
+            "RETURNING id",
+            [values.get("name"), values.get("email"), values.get("phone"), values.get("title"), company_id,
+             owner]).fetchone()[0]
+        writer.record("contact", contact_id, CREATED, None, values["name"], evidence.get("name"))
+        for name in ("email", "phone", "title"):
+            if values.get(name):
+                writer.record("contact", contact_id, name, None, values[name], evidence.get(name))
+        if company_id is not None:
+            writer.record("contact", contact_id, "company_id", None, company_id, evidence.get("company"))
+        return contact_id
+
+    def _update_contact(self, tx, writer, contact_id: int, values: dict[str, Any], company_id: int | None,
+                        row: ProposedRow, result: SaveResult) -> bool:
+        current = tx.execute(f"SELECT {', '.join(CONTACT_COLUMNS)} FROM contacts WHERE id = ? AND NOT archived",  # noqa: S608
+                             [contact_id]).fetchone()
+        if current is None:
+            result.skipped.append(f"contact {contact_id}: not found (deleted?)")
+            return False
+        locked = set() if row.unlock else self.locked_fields("contact", contact_id)
+        proposed = {k: values.get(k) for k in ("name", "email", "phone", "title")}
+        proposed["company_id"] = company_id
+        for column, old in zip(CONTACT_COLUMNS, current, strict=True):
+            new = proposed.get(column)
+            if _text(new) is None or _text(new) == _text(old):
+                continue
+            if column in locked or (column == "company_id" and "company" in locked):
+                result.skipped.append(f"contact {contact_id}: {column} was edited by hand (locked)")
+                continue
+            tx.execute(f"UPDATE contacts SET {column} = ? WHERE id = ?", [new, contact_id])  # noqa: S608
+            source = "company" if column == "company_id" else column
+            writer.record("contact", contact_id, column, old, new, row.evidence.get(source))
+        return True
+
+    def _update_deal(self, tx, writer, contact_id: int, company_id: int | None, values: dict[str, Any],
+                     row: ProposedRow, result: SaveResult) -> None:
+        wanted = {col: values[f] for f, col in DEAL_COLUMNS.items() if f in values}
+        if not wanted:
+            return
+        deal = tx.execute(
+            """SELECT id, stage, amount, next_step, next_step_date FROM deals
+               WHERE contact_id = ? AND NOT archived AND stage NOT IN ('closed_won', 'closed_lost')
+               ORDER BY id DESC LIMIT 1""", [contact_id]).fetchone()
+        if deal is None:
+            name = tx.execute("SELECT coalesce(co.name, c.name) FROM contacts c LEFT JOIN companies co "
+                              "ON co.id = c.company_id WHERE c.id = ?", [contact_id]).fetchone()[0]
+            deal_id = tx.execute(
+                "INSERT INTO deals (company_id, contact_id, name, stage) VALUES (?, ?, ?, ?) RETURNING id",
+                [company_id, contact_id, f"{name} – new opportunity", wanted.get("stage", "lead")]).fetchone()[0]
+            writer.record("deal", deal_id, CREATED, None, f"{name} – new opportunity", None)
+            deal = (deal_id, None, None, None, None)
+        locked = set() if row.unlock else self.locked_fields("deal", deal[0])
+        for column, old in zip(("stage", "amount", "next_step", "next_step_date"), deal[1:], strict=True):
+            if column not in wanted or _text(wanted[column]) == _text(old):
+                continue
+            if column in locked:
+                result.skipped.append(f"deal {deal[0]}: {column} was edited by hand (locked)")
+                continue
+            tx.execute(f"UPDATE deals SET {column} = ? WHERE id = ?", [wanted[column], deal[0]])  # noqa: S608
+            source = next(f for f, c in DEAL_COLUMNS.items() if c == column)
+            writer.record("deal", deal[0], column, old, wanted[column], row.evidence.get(source))
+
+    def import_contacts(self, rows: list[dict[str, Any]], user: str) -> SaveResult:
+        """Create the given contacts (and their companies) in one transaction, with history."""
+        result = SaveResult(change_set_id=uuid.uuid4().hex)
+        with self.db.transaction() as tx:
+            tx.execute("INSERT INTO change_sets VALUES (?, ?, ?, 'import', NULL, NULL, NULL, ?)",
+                       [result.change_set_id, _now(), user, f"{len(rows)} contact(s) from CSV"])
+            writer = _ChangeWriter(tx, result.change_set_id, actor="import", approved_by=user)
+            for row in rows:
+                company_id = self._company_for_row(tx, writer, row.get("company"), None)
+                contact_id = self._create_contact(tx, writer, row, company_id, {}, row.get("owner") or user)
+                result.created_contacts.append(contact_id)
+            result.changes = writer.count
+        return result
+
+    def known_emails(self) -> set[str]:
+        rows = self.db.cursor().execute("SELECT lower(email) FROM contacts WHERE email IS NOT NULL").fetchall()
+        return {r[0] for r in rows}
+
+    def edit_by_hand(self, entity: str, entity_id: int, column: str, value: Any, user: str) -> str:
+        """A person's own edit: recorded with actor human, which locks the field against AI values."""
+        table, allowed = _EDITABLE[entity]
+        if column not in allowed:
+            raise InvalidRecord(f"{column} cannot be edited on a {entity}.")
+        problems = validate_values({_FIELD_OF.get(column, column): value})
+        if problems:
+            raise InvalidRecord("; ".join(problems))
+        change_set_id = uuid.uuid4().hex
+        with self.db.transaction() as tx:
+            old = tx.execute(f"SELECT {column} FROM {table} WHERE id = ?", [entity_id]).fetchone()  # noqa: S608
+            if old is None:
+                raise InvalidRecord(f"No {entity} with id {entity_id}.")
+            tx.execute("INSERT INTO change_sets VALUES (?, ?, ?, 'manual', NULL, NULL, NULL, ?)",
+                       [change_set_id, _now(), user, f"{entity} {entity_id}: {column}"])
+            tx.execute(f"UPDATE {table} SET {column} = ? WHERE id = ?", [value, entity_id])  # noqa: S608
+            _ChangeWriter(tx, change_set_id, actor="human", approved_by=user).record(
+                entity, entity_id, column, old[0], value, None)
+        return change_set_id
+
+    def log_interaction(self, contact_id: int, kind: str, summary: str, note: str | None, author: str,
+                        call_id: str | None = None) -> int:
+        """Record a touch a person made (e.g. a follow-up email sent), as a manual change set; its id."""
+        change_set_id = uuid.uuid4().hex
+        with self.db.transaction() as tx:
+            if tx.execute("SELECT 1 FROM contacts WHERE id = ? AND NOT archived", [contact_id]).fetchone() is None:
+                raise InvalidRecord(f"No contact with id {contact_id}.")
+            tx.execute("INSERT INTO change_sets VALUES (?, ?, ?, 'manual', NULL, NULL, ?, ?)",
+                       [change_set_id, _now(), author, call_id, f"{kind} logged for contact {contact_id}"])
+            interaction_id = tx.execute(
+                """INSERT INTO interactions (contact_id, ts, kind, summary, note, author, change_set_id, call_id)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                [contact_id, _now(), kind, summary, note, author, change_set_id, call_id]).fetchone()[0]
+            _ChangeWriter(tx, change_set_id, actor="human", approved_by=author, call_id=call_id).record(
+                "interaction", interaction_id, CREATED, None, "logged", None)
+        return interaction_id
+
+    def undo(self, change_set_id: str, user: str) -> SaveResult:
+        """Revert every change of a change set, as a new change set. Conflicts are skipped, not forced."""
+        rows = self._history_rows("change_set_id = ?", change_set_id)
+        if not rows:
+            raise InvalidRecord(f"Nothing to undo: change set {change_set_id} is unknown or empty.")
+        undone = self.db.cursor().execute(
+            "SELECT id FROM change_sets WHERE reverts = ? AND kind = 'undo'", [change_set_id]).fetchone()
+        if undone:
+            return SaveResult(change_set_id=undone[0], already_saved=True)
+        return self._revert(rows[::-1], user, kind="undo", reverts=change_set_id)
+
+    def revert_change(self, history_id: int, user: str) -> SaveResult:
+        """Put back the old value of one recorded change, as a new change set."""
+        rows = self._history_rows("id = ?", history_id)
+        if not rows:
+            raise InvalidRecord(f"No recorded change with id {history_id}.")
+        return self._revert(rows, user, kind="revert", reverts=rows[0].change_set_id)
+
+    def _history_rows(self, where: str, value: Any) -> list[Any]:
+        """field_history rows as plain tuples with attribute access (no NaN for NULL, unlike pandas)."""
+        cur = self.db.cursor().execute(f"SELECT * FROM field_history WHERE {where} ORDER BY id", [value])  # noqa: S608
+        names = [d[0] for d in cur.description]
+        row_type = namedtuple("HistoryRow", names)  # noqa: PYI024
+        return [row_type(*r) for r in cur.fetchall()]
+
+    def _revert(self, rows: list[Any], user: str, *, kind: str, reverts: str) -> SaveResult:
+        result = SaveResult(change_set_id=uuid.uuid4().hex)
+        with self.db.transaction() as tx:
+            tx.execute("INSERT INTO change_sets VALUES (?, ?, ?, ?, NULL, ?, NULL, ?)",
+                       [result.change_set_id, _now(), user, kind, reverts, f"{kind} of {reverts}"])
+            writer = _ChangeWriter(tx, result.change_set_id, actor="undo", approved_by=user)
+            for row in rows:
+                self._revert_one(tx, writer, row, result)
+            result.changes = writer.count
+        return result
+
+    def _revert_one(self, tx, writer: _ChangeWriter, row: Any, result: SaveResult) -> None:
+        table = _TABLES[row.entity]
+        if row.field not in _REVERTIBLE[row.entity] | {CREATED}:  # identifiers in SQL come from this list only
+            result.skipped.append(f"{row.entity} {row.entity_id}: {row.field} cannot be reverted")
+            return
+        if row.field == CREATED:
+            tx.execute(f"UPDATE {table} SET archived = TRUE WHERE id = ?", [row.entity_id])  # noqa: S608
+            writer.record(row.entity, row.entity_id, "archived", "false", "true", None, row.id)
+            return
+        current = tx.execute(f"SELECT {row.field} FROM {table} WHERE id = ?", [row.entity_id]).fetchone()  # noqa: S608
+        if current is None or _text(current[0]) != _text(row.new_value):
+            result.skipped.append(
+                f"{row.entity} {row.entity_id}: {row.field} changed since ({_text(current[0]) if current else 'gone'}"
+                f" ≠ {row.new_value}); left as is")
+            return
+        tx.execute(f"UPDATE {table} SET {row.field} = ? WHERE id = ?", [row.old_value, row.entity_id])  # noqa: S608
+        writer.record(row.entity, row.entity_id, row.field, current[0], row.old_value, None, row.id)
+
+
+@dataclass
+class _ChangeWriter:
+    """Writes field_history rows for one change set."""
+
+    tx: duckdb.DuckDBPyConnection
+    change_set_id: str
+    actor: str
+    approved_by: str | None = None
+    call_id: str | None = None
+    request_id: str | None = None
+    count: int = 0
+
+    def record(self, entity: str, entity_id: int, column: str, old: Any, new: Any, evidence: str | None,
+               reverts: int | None = None) -> None:
+        self.tx.execute(
+            """INSERT INTO field_history (change_set_id, ts, entity, entity_id, field, old_value, new_value,
+                   actor, approved_by, call_id, request_id, evidence, reverts_history_id)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [self.change_set_id, _now(), entity, int(entity_id), column, _text(old), _text(new), self.actor,
+             self.approved_by, self.call_id, self.request_id, evidence, reverts])
+        self.count += 1
+
+
+_TABLES = {"contact": "contacts", "company": "companies", "deal": "deals", "interaction": "interactions"}
+_REVERTIBLE = {
+    "contact": {"name", "email", "phone", "title", "company_id", "archived"},
+    "deal": {"stage", "amount", "next_step", "next_step_date", "archived"},
+    "company": {"name", "domain", "industry", "city", "archived"},
+    "interaction": {"archived"},
+}
+_EDITABLE = {
+    "contact": ("contacts", {"name", "email", "phone", "title", "company_id"}),
+    "deal": ("deals", {"stage", "amount", "next_step", "next_step_date"}),
+}
+_FIELD_OF = {"stage": "deal_stage"}
+
+
+def _first_line(note: str, limit: int = 140) -> str:
+    lines = [ln.strip() for ln in note.splitlines() if ln.strip() and not ln.lower().startswith(("date:", "rep:"))]
+    first = lines[0] if lines else note.strip()
+    return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
+def _note_ts(note_date: date | None) -> datetime:
+    if note_date is None:
+        return _now()
+    return datetime(note_date.year, note_date.month, note_date.day, 12, tzinfo=UTC).replace(tzinfo=None)
