@@ -123,9 +123,9 @@ def show_change(event: TimelineEntry, n: int, cost: Decimal | None) -> None:
         st.caption(f"Evidence: “{event.evidence}”")
     left, right, _ = st.columns([1, 1, 4])
     if event.field != CREATED and left.button("Revert", key=f"revert_{event.history_id}_{n}"):
-        run(lambda: crm.revert_change(event.history_id, ui.current_user()), "Reverted.")
+        run(lambda: resources.services().revert_change(event.history_id, ui.current_user()), "Reverted.")
     if event.actor == "ai" and right.button("Undo whole save", key=f"undo_{event.change_set_id}_{n}"):
-        run(lambda: crm.undo(event.change_set_id, ui.current_user()), "Undone.")
+        run(lambda: resources.services().undo_save(event.change_set_id, ui.current_user()), "Undone.")
 
 
 def run(action, done: str) -> None:

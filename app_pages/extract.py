@@ -82,7 +82,7 @@ def save_review(current: review.Review) -> None:
         st.warning("No row is accepted: nothing to save.")
         return
     try:
-        result = crm.save(request)
+        result = resources.services().save_review(request)
     except ScribeError as err:
         ui.show_error(err)
         return
@@ -106,7 +106,7 @@ def show_saved() -> None:
     if touched:
         st.markdown("Timelines: " + " · ".join(f"[#{cid}](contacts?contact={cid})" for cid in touched))
     if st.button("Undo this save", help="Restores every old value, as a new recorded change."):
-        undo = crm.undo(result.change_set_id, ui.current_user())
+        undo = resources.services().undo_save(result.change_set_id, ui.current_user())
         st.session_state.pop("extract_saved")
         st.success(f"Undone: {undo.changes} change(s) reverted." + (
             "  \n" + "  \n".join(undo.skipped) if undo.skipped else ""))

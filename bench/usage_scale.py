@@ -7,7 +7,7 @@
 
 Rows are generated inside DuckDB from range() (one vectorised INSERT ... SELECT), over the 30 UTC
 days the page shows by default (today included), in time order as the app appends them: five models, five features, 40 users, ~3 % errors and
-429s, prompt caching on most calls, rate-limit headers, and field_history rows for a tenth of the
+429s, prompt caching on most calls, rate-limit headers, and outcome rows (accepted fields) for a tenth of the
 extractions. Every number printed is measured in this run; the targets (queries <= 1 s at 10M rows
 on 2 cores, page <= 3 s) are printed next to them, never assumed.
 """
@@ -89,16 +89,15 @@ ORDER BY i
 """
 
 HISTORY = """
-INSERT INTO field_history (change_set_id, ts, entity, entity_id, field, old_value, new_value, actor, approved_by,
-                           call_id)
-SELECT 'cs' || u.id, u.ts, f.entity, u.id % 5000, f.field, NULL, 'value', 'ai', u."user", u.call_id
-FROM usage_log u, (VALUES ('contact', '*created*'), ('contact', 'email'), ('deal', 'stage')) f(entity, field)
+INSERT INTO usage_outcomes (ref, call_id, ts, backend, model, feature, "user", fields, contacts)
+SELECT 'cs' || u.id, u.call_id, u.ts, u.backend, u.model, u.feature, u."user", 3, 1
+FROM usage_log u
 WHERE u.feature = 'extract' AND u.status = 'ok' AND hash(u.id, 12) % 10 = 0
 """
 
 
 def fill(path: Path, rows: int) -> float:
-    """Create `path` with `rows` usage rows (and some field history); return the seconds it took."""
+    """Create `path` with `rows` usage rows (and some outcomes); return the seconds it took."""
     t0 = time.perf_counter()
     db = open_database(path)
     end = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0) + timedelta(hours=1)
@@ -202,7 +201,7 @@ def pandas_same(path: Path, f: UsageFilter) -> tuple[float, float]:
                   rl_input_tokens_limit, rl_input_tokens_remaining, rl_output_tokens_limit,
                   rl_output_tokens_remaining, cost_usd::DOUBLE AS cost_usd, call_id, outcome_kind
            FROM usage_log WHERE ts >= ? AND ts < ? AND backend = ?""", [f.start, f.end, f.backend]).df()
-    hist = db.cursor().execute("SELECT call_id, entity, entity_id, field FROM field_history WHERE actor = 'ai'").df()
+    hist = db.cursor().execute("SELECT call_id, model, fields, contacts FROM usage_outcomes WHERE NOT undone").df()
     load = time.perf_counter() - t0
     db.close()
     t0 = time.perf_counter()
@@ -237,8 +236,7 @@ def pandas_same(path: Path, f: UsageFilter) -> tuple[float, float]:
     df.groupby(["model", "day", "service_tier", "speed", "inference_geo", df.prompt > 200_000],
                dropna=False)[sums + ["cost_usd"]].sum()
     # cost per outcome
-    ai = hist[hist.entity.isin(["contact", "company", "deal"])]
-    ai.merge(ok[["call_id", "model"]], on="call_id").groupby("model").size()
+    hist.groupby("model")[["fields", "contacts"]].sum()
     df[df.feature.isin(["extract", "batch", "follow_up"])].groupby(["model", "feature"]).cost_usd.sum()
     agg = time.perf_counter() - t0
     return load, agg

@@ -27,9 +27,11 @@ if TYPE_CHECKING:  # imported for real only when used: the CLI must not pay for 
     from lib.bulk.manager import JobManager
     from lib.claude.backend import Backend
     from lib.claude.gateway import Gateway
+    from lib.crm.records import SaveRequest, SaveResult
     from lib.crm.store import CrmStore
     from lib.usage.budgets import BudgetGuard, BudgetStatus, BudgetStore
     from lib.usage.log import UsageLog
+    from lib.usage.outcomes import OutcomeLog
     from lib.usage.queries import UsageQueries
     from lib.work.conversations import ConversationStore
 
@@ -65,6 +67,7 @@ class Services:
     budgets: BudgetStore
     budget_guard: BudgetGuard
     crm: CrmStore
+    outcomes: OutcomeLog
     conversations: ConversationStore
     _jobs: JobManager | None = field(default=None, repr=False)
     _jobs_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -78,6 +81,24 @@ class Services:
                 self._jobs = JobManager(self.gateway, self.db, concurrency=self.settings.scribe_bulk_concurrency,
                                         resume=resume)
             return self._jobs
+
+    # -- CRM saves, with their outcomes reported to the usage side ---------------------------------------
+
+    def save_review(self, request: SaveRequest) -> SaveResult:
+        """Save what the rep accepted in one change set (see lib/work/saving.py)."""
+        from lib.work import saving
+
+        return saving.save_review(self.crm, self.outcomes, request)
+
+    def undo_save(self, change_set_id: str, user: str) -> SaveResult:
+        from lib.work import saving
+
+        return saving.undo_save(self.crm, self.outcomes, change_set_id, user)
+
+    def revert_change(self, history_id: int, user: str) -> SaveResult:
+        from lib.work import saving
+
+        return saving.revert_change(self.crm, self.outcomes, history_id, user)
 
     def budget_statuses(self, backend: str) -> list[BudgetStatus]:
         """Every budget with its spend so far on `backend`, read now (no cache)."""
@@ -103,6 +124,7 @@ def build(settings: Settings | None = None, *, db: Database | None = None, backe
     from lib.crm.builtin import BuiltinCrm
     from lib.usage.budgets import BudgetGuard
     from lib.usage.log import UsageLog
+    from lib.usage.outcomes import OutcomeLog
     from lib.usage.queries import UsageQueries
     from lib.work.conversations import ConversationStore
 
@@ -119,5 +141,5 @@ def build(settings: Settings | None = None, *, db: Database | None = None, backe
     if seed:
         crm.seed_if_empty()
     return Services(settings=settings, db=db, backend=backend, gateway=gateway, usage_log=usage_log,
-                    usage=UsageQueries(db), budgets=guard.store, budget_guard=guard, crm=crm,
+                    usage=UsageQueries(db), budgets=guard.store, budget_guard=guard, crm=crm, outcomes=OutcomeLog(db),
                     conversations=ConversationStore(db))

@@ -166,6 +166,11 @@ class BuiltinCrm:
         """The changes of one change set, in the order they were made."""
         return self._rows(Change, "SELECT * FROM field_history WHERE change_set_id = ? ORDER BY id", [change_set_id])
 
+    def change(self, history_id: int) -> Change | None:
+        """One recorded change."""
+        found = self._rows(Change, "SELECT * FROM field_history WHERE id = ?", [history_id])
+        return found[0] if found else None
+
     def timeline(self, contact_id: int, limit: int = 200) -> list[TimelineEntry]:
         """Interactions and field changes of a contact (and its deals), newest first."""
         return self._rows(TimelineEntry,

@@ -82,6 +82,27 @@ USAGE_LOG = [
         );
         """,
     ),
+    (
+        "usage_outcomes_001_own_table",
+        """
+        -- Outcomes are reported to the usage side (lib.usage.outcomes), no longer read from CRM tables.
+        DROP TABLE IF EXISTS usage_outcome_daily;
+        DROP TABLE IF EXISTS usage_outcome_sets;
+        DELETE FROM usage_rollup_state WHERE name = 'usage_outcome_daily';
+        CREATE SEQUENCE IF NOT EXISTS usage_outcome_id_seq START 1;
+        CREATE TABLE usage_outcomes (
+            id BIGINT PRIMARY KEY DEFAULT nextval('usage_outcome_id_seq'),
+            ref VARCHAR NOT NULL,                -- what it is part of, e.g. the CRM change set
+            call_id VARCHAR NOT NULL,            -- the Claude call that produced it
+            ts TIMESTAMP NOT NULL, backend VARCHAR NOT NULL, model VARCHAR NOT NULL, feature VARCHAR NOT NULL,
+            "user" VARCHAR NOT NULL,             -- copied from the call: it counts in the call's period
+            fields BIGINT NOT NULL,              -- accepted CRM fields
+            contacts BIGINT NOT NULL,            -- contacts created or updated
+            undone BOOLEAN NOT NULL DEFAULT FALSE,
+            UNIQUE (ref, call_id)
+        );
+        """,
+    ),
 ]
 
 

@@ -29,8 +29,8 @@ the raw rows (for hourly views and ranges that do not start and end at midnight)
 ``usage_daily`` roll-up (day x backend x model x feature x user x status x tier x speed x region x
 long-context tier), which `refresh()` brings up to date incrementally (rows with an id above its
 watermark; writes hold `usage_log.write_lock`, so ids become visible in order) before each report.
-Accepted CRM fields are rolled up per change set from field_history (``usage_outcome_daily``), and
-latency/TTFT as 40-bins-per-decade histograms per day, model and feature (``usage_latency_daily``;
+Outcomes (accepted CRM fields, saved contacts) come from the usage side's own ``usage_outcomes``
+table, which the work that produced them reports to (lib.usage.outcomes); latency/TTFT as 40-bins-per-decade histograms per day, model and feature (``usage_latency_daily``;
 a user filter reads the rows). Percentiles are exact (quantile_cont) up to EXACT_PERCENTILE_ROWS
 successful attempts, and read from the histogram beyond (within 3 %, marked approximate).
 A unit test checks that the roll-ups give exactly the raw rows' answers.
@@ -339,7 +339,6 @@ class UsageQueries:
         try:
             with write_lock(self.db), self.db.transaction() as cur:
                 self._refresh_daily(cur)
-                self._refresh_outcomes(cur)
         except duckdb.Error:
             self.rollup_ready = False  # e.g. a read-only file: the raw rows still answer
         else:
@@ -379,28 +378,6 @@ class UsageQueries:
             cur.execute(sql, [done, top, done, top])
         self._set_state(cur, "usage_daily", max(top, done), note)
 
-    def _refresh_outcomes(self, cur: duckdb.DuckDBPyConnection) -> None:
-        # Keyed by change set, not by id: a change set commits whole (one transaction), while ids of two
-        # saves running at once can become visible out of order. field_history only grows, so an
-        # unchanged row count means there is nothing new to look at.
-        state = self._state(cur, "usage_outcome_daily")
-        count = int(cur.execute("SELECT count(*) FROM field_history").fetchone()[0])
-        if state is not None and state[0] == count:
-            return
-        new_sets = "h.change_set_id NOT IN (SELECT change_set_id FROM usage_outcome_sets)"
-        sql = f"""INSERT INTO usage_outcome_daily
-                  SELECT CAST(u.ts AS DATE) AS day, u.backend, u.model, u.feature, u."user",
-                         count(*) AS fields, {_CONTACTS} AS contacts
-                  FROM ({_AI_FIELDS} AND {new_sets}) ai
-                  JOIN usage_log u ON u.call_id = ai.call_id AND u.status = 'ok'
-                  GROUP BY ALL
-                  ON CONFLICT DO UPDATE SET fields = fields + EXCLUDED.fields,
-                                            contacts = contacts + EXCLUDED.contacts"""  # noqa: S608 - fixed SQL
-        cur.execute(sql)
-        cur.execute(f"""INSERT INTO usage_outcome_sets
-                        SELECT DISTINCT h.change_set_id FROM field_history h WHERE {new_sets}""")  # noqa: S608
-        self._set_state(cur, "usage_outcome_daily", count, "field_history rows seen")
-
     def _raw_source(self, where: str) -> str:
         tier = " + ".join(f"(max_prompt > {int(t)})::INTEGER" for t in self.thresholds) or "0"
         return f"""SELECT *, ({tier})::INTEGER AS lc_tier
@@ -420,12 +397,14 @@ class UsageQueries:
     # -- what is there -----------------------------------------------------------------------------
 
     def version(self) -> str:
-        """Changes with every new usage row and every CRM change: a cache key that lets new data show.
+        """Changes with every new usage row and every outcome recorded or taken back: a cache key.
 
         '0:0' for an empty log. (Outcome links set later on an existing row show within the page
         cache's TTL.)"""
         top, saved = self._one("""SELECT (SELECT coalesce(max(id), 0) FROM usage_log),
-                                         (SELECT count(*) FROM field_history)""", [])
+                                         (SELECT count(*) + coalesce(sum(CASE WHEN undone THEN 0
+                                                                             ELSE fields + contacts END), 0)
+                                          FROM usage_outcomes)""", [])
         return f"{top}:{saved}"
 
     def _small_table(self) -> str:
@@ -566,10 +545,9 @@ class UsageQueries:
     def cost_per_outcome(self, f: UsageFilter) -> pd.DataFrame:
         """Spend per business outcome, per model and overall.
 
-        Columns: outcome, model (None = all models), outcomes, spend_usd, cost_per_outcome. An accepted
-        CRM field is a field_history row written by an AI change (actor 'ai') on a contact, company or
-        deal, except the bare "deal created" marker; a saved contact is a contact an AI change created
-        or updated (per call); a drafted email is a follow_up call whose outcome was recorded
+        Columns: outcome, model (None = all models), outcomes, spend_usd, cost_per_outcome. Accepted CRM
+        fields and saved contacts are what the saves reported (lib.usage.outcomes), less what was undone
+        since; a drafted email is a follow_up call whose outcome was recorded
         (UsageLog.set_outcome). The spend is that of the features producing the outcome (extract and
         batch for CRM work, follow_up for emails), rejected and failed attempts included: that is what
         the outcomes really cost. An outcome counts in the period (and for the model, feature and user)
@@ -577,15 +555,9 @@ class UsageQueries:
         """
         src, params = self.source(f)
         where, raw_params = f.where()
-        if self._uses_rollup(f):
-            o_where, o_params = f.where(day_column=True)
-            fields_sql = f"""SELECT model, sum(fields)::BIGINT AS fields, sum(contacts)::BIGINT AS contacts
-                             FROM usage_outcome_daily WHERE {o_where} GROUP BY model"""  # noqa: S608
-        else:
-            o_where, o_params = f.where(alias="u")
-            fields_sql = f"""SELECT u.model, count(*) AS fields, {_CONTACTS} AS contacts
-                             FROM ({_AI_FIELDS}) ai JOIN usage_log u ON u.call_id = ai.call_id AND u.status = 'ok'
-                             WHERE {o_where} GROUP BY u.model"""  # noqa: S608
+        o_where, o_params = f.where()
+        fields_sql = f"""SELECT model, sum(fields)::BIGINT AS fields, sum(contacts)::BIGINT AS contacts
+                         FROM usage_outcomes WHERE {o_where} AND NOT undone GROUP BY model"""  # noqa: S608
         sql = f"""
             WITH spend AS (
                 SELECT model, coalesce(sum(cost_usd) FILTER (WHERE feature IN ('extract', 'batch')), 0) AS crm_spend,
@@ -685,12 +657,6 @@ class UsageQueries:
             tokens_by_kind=tokens_long(series), headroom=headroom_long(series), latency=histogram,
             by_feature=by_feature, by_user=by_user, outcomes=self.cost_per_outcome(f), groups=groups,
         )
-
-
-_AI_FIELDS = """SELECT h.call_id, h.entity, h.entity_id FROM field_history h
-                WHERE h.actor = 'ai' AND h.call_id IS NOT NULL AND h.entity IN ('contact', 'company', 'deal')
-                  AND NOT (h.entity = 'deal' AND h.field = '*created*')"""
-_CONTACTS = "count(DISTINCT CASE WHEN ai.entity = 'contact' THEN ai.call_id || ':' || ai.entity_id END)"
 
 
 def _latency_values(where: str) -> str:

@@ -18,9 +18,8 @@ from typing import Any
 
 import duckdb
 
-from lib.crm.store import validate_values
 from lib.crm.records import ALL_FIELDS, Contact, Deal
-from lib.crm.store import CrmStore
+from lib.crm.store import CrmStore, validate_values
 
 MAX_SEARCH_RESULTS = 10
 MAX_INTERACTIONS = 20

@@ -56,7 +56,7 @@ def test_the_draft_streams_in_then_is_editable_and_logged(page, streamlit_app, b
     note = db.cursor().execute("SELECT note FROM interactions WHERE id = ?", [latest.id]).fetchone()[0]
     assert "(edited in the browser)" in note
     (row,) = UsageLog(db).recent().query("feature == 'follow_up'").itertuples()
-    assert row.status == "ok" and row.outcome_kind == "follow_up" and row.outcome_ref == str(latest["id"])
+    assert row.status == "ok" and row.outcome_kind == "follow_up" and row.outcome_ref == str(latest.id)
 
 
 def test_stop_keeps_the_partial_draft_marked_incomplete_and_logged(page, streamlit_app, browser_sandbox):

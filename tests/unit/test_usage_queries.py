@@ -9,11 +9,14 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
+from lib.crm.records import Change
 from lib.services import open_database
 from lib.usage import log as usage_log
 from lib.usage import queries as uq
 from lib.usage.log import UsageLog, UsageRecord
+from lib.usage.outcomes import CallOutcome, OutcomeLog
 from lib.usage.queries import HitRate, UsageFilter, UsageQueries, choose_bucket
+from lib.work.saving import outcomes_of
 
 DAY = date(2026, 11, 20)
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -198,24 +201,30 @@ def test_repriced_groups_match_the_logged_costs(fixed):
     assert result.unpriced_rows == 1
 
 
+def test_accepted_fields_and_saved_contacts_are_counted_from_a_change_sets_history():
+    def change(entity, eid, fld, actor="ai", call="x1"):
+        return Change(id=0, change_set_id="cs", ts=T0, entity=entity, entity_id=eid, field=fld, old_value=None,
+                      new_value="v", actor=actor, call_id=call)
+
+    history = [change("contact", 1, "*created*"), change("contact", 1, "email"), change("deal", 7, "*created*"),
+               change("deal", 7, "stage"), change("company", 3, "*created*"), change("interaction", 9, "*created*"),
+               change("contact", 2, "title", actor="human")]
+    # fields: contact created + email, deal stage, company created = 4 (not the interaction, the bare
+    # deal marker or the human edit); one contact saved
+    assert outcomes_of(history) == [CallOutcome("x1", 4, 1)]
+
+
 def test_cost_per_outcome(db):
     q = fill(db, [rec(call_id="x1", feature="extract", cost_usd=Decimal("0.02")),
                   rec(call_id="x2", feature="extract", cost_usd=Decimal("0.01")),  # rejected: nothing saved
                   rec(call_id="f1", feature="follow_up", cost_usd=Decimal("0.004")),
                   rec(call_id="f2", feature="follow_up", cost_usd=Decimal("0.002"))])
     UsageLog(db).set_outcome("f1", "follow_up", "email-1")
-    cur = db.cursor()
-    for entity, eid, fld in [("contact", 1, "*created*"), ("contact", 1, "email"), ("deal", 7, "*created*"),
-                             ("deal", 7, "stage"), ("company", 3, "*created*"), ("interaction", 9, "*created*")]:
-        cur.execute("""INSERT INTO field_history (change_set_id, ts, entity, entity_id, field, actor, call_id)
-                       VALUES ('cs', ?, ?, ?, ?, 'ai', 'x1')""", [T0.replace(tzinfo=None), entity, eid, fld])
-    cur.execute("""INSERT INTO field_history (change_set_id, ts, entity, entity_id, field, actor, call_id)
-                   VALUES ('cs2', ?, 'contact', 2, 'title', 'human', 'x1')""", [T0.replace(tzinfo=None)])
+    OutcomeLog(db).record("cs", [CallOutcome("x1", fields=4, contacts=1)])
     for f in (ALL, UsageFilter.for_days(DAY, DAY, backend="anthropic")):  # daily roll-up, then raw rows
         out = q.report(f).outcomes
         total = out[out["model"].isna()].set_index("outcome")
-        # fields: contact created + email, deal stage, company created = 4 (not the interaction, the bare
-        # deal marker or the human edit); extraction spend 0.02 + 0.01 = 0.03 -> 0.0075 per field
+        # extraction spend 0.02 + 0.01 = 0.03 -> 0.0075 per field
         assert total.loc["accepted CRM field", "outcomes"] == 4
         assert total.loc["accepted CRM field", "cost_per_outcome"] == Decimal("0.0075")
         assert total.loc["saved contact", "outcomes"] == 1
@@ -225,22 +234,20 @@ def test_cost_per_outcome(db):
         assert total.loc["drafted email", "cost_per_outcome"] == Decimal("0.006")
 
 
-def test_a_change_set_that_commits_late_is_still_counted(db):
+def test_an_outcome_counts_once_and_not_after_an_undo(db):
     q = fill(db, [rec(call_id="x1", feature="extract", cost_usd=Decimal("0.02"))])
-    cur = db.cursor()
-
-    def save(change_set, ids):
-        for i in ids:
-            cur.execute("""INSERT INTO field_history (id, change_set_id, ts, entity, entity_id, field, actor, call_id)
-                           VALUES (?, ?, ?, 'contact', 1, ?, 'ai', 'x1')""", [i, change_set, T0.replace(tzinfo=None),
-                                                                              f"f{i}"])
-
-    save("later", [20, 21])  # a save that took higher ids but committed first
+    outcomes = OutcomeLog(db)
     fields = lambda: q.report(ALL).outcomes.set_index(["outcome", "model"], drop=False)  # noqa: E731
+    outcomes.record("later", [CallOutcome("x1", 2, 1)])
     assert fields().loc[("accepted CRM field", None), "outcomes"] == 2
-    save("earlier", [10, 11, 12])  # lower ids, visible only now
+    outcomes.record("earlier", [CallOutcome("x1", 3, 1)])
     assert fields().loc[("accepted CRM field", None), "outcomes"] == 5
+    outcomes.record("earlier", [CallOutcome("x1", 3, 1)])  # reported again (a retried save)
     assert fields().loc[("accepted CRM field", None), "outcomes"] == 5  # and counted once
+    outcomes.take_back("earlier")  # undone
+    assert fields().loc[("accepted CRM field", None), "outcomes"] == 2
+    outcomes.take_back_field("later", "x1")  # one field of it reverted
+    assert fields().loc[("accepted CRM field", None), "outcomes"] == 1
 
 
 def test_spend_today_and_this_month(db):
