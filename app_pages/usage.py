@@ -95,7 +95,7 @@ def headline(report: UsageReport, statuses: list[budgets.BudgetStatus]) -> None:
     row[5].metric("Tokens", f"{sum(h.tokens.values()):,}", help="All kinds: input, cache writes and reads, output.")
     if h.unpriced_rows:
         st.warning(f"{h.unpriced_rows:,} call(s) used a model without a known price: their tokens are counted, their "
-                   "cost is not in these totals (price unknown, not $0). Add the model to data/pricing.toml.")
+                   "cost is not in these totals (price unknown, not $0). Add the model to data/models.toml.")
     for s in statuses:
         if s.state != "ok":
             (st.error if s.state == "over" else st.warning)(f"{s.describe()} (policy: {s.policy}).")
@@ -234,7 +234,7 @@ def whatif_tab(report: UsageReport, models: dict[str, str]) -> None:
     row[1].metric("Under the scenario", money(result.cost), pct(result.change) if result.change is not None else None,
                   delta_color="inverse")
     row[2].metric("Difference", money(result.delta))
-    st.caption(f"{result.description}. The period's logged tokens repriced with data/pricing.toml"
+    st.caption(f"{result.description}. The period's logged tokens repriced with data/models.toml"
                + (f"; {result.unpriced_rows:,} call(s) without a known price are left out." if result.unpriced_rows
                   else "."))
 
@@ -282,7 +282,7 @@ def show_reconciliation(frame) -> None:
     row[3].metric("Final rows drifting", f"{s.drifting}", f"{s.pending} not final yet", delta_color="off", delta_arrow="off")
     if s.drifting:
         st.warning(f"{s.drifting} final day/model row(s) differ by a cent or more: check the prices in "
-                   "data/pricing.toml and the calls without a known price.")
+                   "data/models.toml and the calls without a known price.")
     plot(charts.reconciliation_chart(frame), "reconciliation")
     st.dataframe(frame.assign(**{c: frame[c].map(money) for c in ("ours_usd", "theirs_usd", "drift_usd")},
                               drift_pct=frame["drift_pct"].map(lambda v: pct(v, 2))), hide_index=True)

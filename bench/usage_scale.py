@@ -30,7 +30,7 @@ from lib.services import open_database  # noqa: E402
 from lib.usage.queries import UsageFilter, UsageQueries, what_if  # noqa: E402
 
 DAYS = 30
-# (model, input $/MTok, cache read $/MTok, output $/MTok): the rates of data/pricing.toml in force
+# (model, input $/MTok, cache read $/MTok, output $/MTok): the rates of data/models.toml in force
 # over the generated month, so the generated cost_usd is what the gateway would have logged.
 PRICES = [("claude-sonnet-4-6", 3, 0.30, 15), ("claude-haiku-4-5", 1, 0.10, 5), ("claude-opus-4-8", 5, 0.50, 25),
           ("claude-sonnet-5-5", 2, 0.10, 10), ("claude-opus-5-5", 4, 0.20, 20)]

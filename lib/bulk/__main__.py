@@ -28,6 +28,7 @@ from lib.bulk.manager import JobManager
 from lib.bulk.runner import DEFAULT_MAX_TOKENS
 from lib.core.db import DatabaseBusy
 from lib.core.errors import ScribeError
+from lib.core.models import model_table
 from lib.core.settings import load_settings
 
 
@@ -97,6 +98,11 @@ def _enrich(args: argparse.Namespace, manager: JobManager, default_user: str, de
         print("Nothing to send.", file=sys.stderr)
         return None
     user, model = args.user or default_user, args.model or default_model
+    most = model_table().max_output(model)
+    if args.max_tokens < 1 or (most is not None and args.max_tokens > most):
+        print(f"--max-tokens {args.max_tokens} is outside what {model} can write (1 to {most or '?'}).",
+              file=sys.stderr)
+        return None
     if args.mode == "live":
         job_id = manager.start_live(notes, user=user, model=model, max_tokens=args.max_tokens)
         print(f"Live job {job_id}: {len(notes.rows)} note(s), model {model}")

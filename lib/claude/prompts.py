@@ -3,21 +3,15 @@
 Every request starts with the same long, stable house guide (first system block, carrying
 `cache_control`), then the feature's own instructions, then the user's note. The guide is long on
 purpose: a prefix shorter than the model's minimum cacheable length is silently not cached, so a
-short guide would make every call pay full price for it. `MIN_CACHEABLE_TOKENS` holds the
-documented minimums (claude-api.md §5) so the app can say when a model will not cache it.
+short guide would make every call pay full price for it. The documented minimums are in the model
+table (data/models.toml, lib/core.models), so the app can say when a model will not cache it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-# Documented minimum cacheable prefix per model (tokens). Unlisted models: assume the largest.
-MIN_CACHEABLE_TOKENS = {
-    "claude-opus-4-6": 4096, "claude-opus-4-5": 4096, "claude-haiku-4-5": 4096,
-    "claude-sonnet-4-6": 1024, "claude-sonnet-4-5": 1024, "claude-opus-4-1": 1024, "claude-opus-4": 1024,
-    "claude-sonnet-4": 1024, "claude-haiku-3-5": 2048,
-}
-UNKNOWN_MIN_CACHEABLE = 4096
+from lib.core.models import model_table
 
 HOUSE_GUIDE = """\
 You are Scribe, the assistant of a B2B sales team. Reps paste the notes they take during calls and
@@ -161,10 +155,8 @@ def note_message(note: str) -> list[dict[str, Any]]:
 
 
 def min_cacheable_tokens(model: str) -> int:
-    for known, minimum in MIN_CACHEABLE_TOKENS.items():
-        if model == known or model.startswith(known + "-2"):  # dated snapshots
-            return minimum
-    return UNKNOWN_MIN_CACHEABLE
+    """The shortest prefix `model` caches (the largest documented minimum when it is not known)."""
+    return model_table().min_cacheable(model)
 
 
 # -- follow-up drafts (issue 5) ------------------------------------------------------------------

@@ -36,6 +36,7 @@ import duckdb
 
 from lib.core.db import Database
 from lib.core.errors import BudgetExceeded
+from lib.core.models import LADDER, model_table
 from lib.core.settings import Settings, load_settings
 from lib.usage import pricing
 from lib.usage.queries import UsageQueries
@@ -47,7 +48,6 @@ POLICIES = ("block", "step_down", "batch")
 WARN_AT = Decimal("0.75")
 STEP_TWO_AT = Decimal("1.25")
 HARD_STOP_AT = Decimal(2)
-LADDER = ("fable", "opus", "sonnet", "haiku")  # most to least expensive line; mythos counts as fable
 _STRICTNESS = {"block": 0, "batch": 1, "step_down": 2}
 
 
@@ -173,10 +173,7 @@ def policy_of(budget: Budget, settings: Settings) -> str:
 
 def line_of(model: str) -> str | None:
     """The model's line on the ladder (fable, opus, sonnet, haiku), or None if it is not on it."""
-    for line in ("fable", "mythos", "opus", "sonnet", "haiku"):
-        if line in model:
-            return "fable" if line == "mythos" else line
-    return None
+    return model_table().line(model)
 
 
 def ladder_models(settings: Settings, prices: pricing.PriceTable) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """Token prices and the cost of a Claude API call (DESIGN.md, "Cost").
 
-Prices live in ``data/pricing.toml``: one table per model, with dated rows. This module reads the
+Prices live in ``data/models.toml``: one table per model, with dated rows. This module reads the
 file once and turns an SDK ``Usage`` (or a dict with the same field names) into dollars:
 
     cost = P_in·input + P_5m·cache_write_5m + P_1h·cache_write_1h + P_read·cache_read + P_out·output
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import numbers
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation, localcontext
@@ -46,7 +45,9 @@ from pydantic import (
     model_validator,
 )
 
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "data" / "pricing.toml"
+from lib.core.models import TABLE_PATH, ModelTable
+
+DEFAULT_PATH = TABLE_PATH  # one table of model facts and prices: data/models.toml
 QUANTUM = Decimal("1e-9")
 MTOK = Decimal(1_000_000)
 KINDS = ("input", "cache_write_5m", "cache_write_1h", "cache_read", "output")
@@ -222,6 +223,7 @@ class _Entry(BaseModel):
     aliases: list[str] = []
     unknown: str | None = None
     prices: list[dict[str, Any]] = []
+    facts: dict[str, Any] = {}  # read by lib.core.models
 
 
 class PriceTable:
@@ -237,8 +239,7 @@ class PriceTable:
     @classmethod
     def from_toml(cls, path: Path) -> PriceTable:
         """Parse and validate `path`; raises PricingFileError with the offending model named."""
-        with path.open("rb") as handle:
-            raw = tomllib.load(handle, parse_float=Decimal)
+        raw = ModelTable.from_toml(path).raw
         rows: dict[str, list[ModelPrice]] = {}
         ids: dict[str, str] = {}
         unknown: dict[str, str] = {}

@@ -7,6 +7,7 @@ from pathlib import Path
 from lib.claude import prompts
 from lib.claude.gateway import Gateway, TextStream
 from lib.core.errors import InputRejected
+from lib.core.models import model_table
 from lib.core.text import clean_note
 
 NOTES_DIR = Path(__file__).resolve().parents[2] / "data" / "notes"
@@ -21,7 +22,8 @@ def sample_notes() -> dict[str, str]:
 def check_fits(gateway: Gateway, model: str, system: list, messages: list) -> int:
     """Count the prompt's tokens; refuse a prompt the model's context window cannot hold."""
     tokens = gateway.count_tokens(model=model, system=system, messages=messages)
-    window = gateway.model_info(model).get("max_input_tokens")
+    # the Models API's answer, else the model table's (a proxy that does not serve /v1/models, say)
+    window = gateway.model_info(model).get("max_input_tokens") or model_table().context_window(model)
     if window and tokens > window:
         raise InputRejected(
             f"The note is too long for {model}: {tokens:,} tokens, the model takes {window:,}.",

@@ -59,7 +59,7 @@ def test_our_log_matches_the_sandboxs_bill(gw, sandbox):
 
 
 def test_a_price_we_got_wrong_shows_as_drift(gw, sandbox):
-    # Sonnet 5.5's cache reads: data/pricing.toml follows unverified reports of $0.10 / MTok from 2026-10-07;
+    # Sonnet 5.5's cache reads: data/models.toml follows unverified reports of $0.10 / MTok from 2026-10-07;
     # the sandbox bills the official $0.20. Reads are what drifts, by exactly 0.10 per million.
     summarize(gw, "claude-sonnet-5-5")
     second = summarize(gw, "claude-sonnet-5-5", NOTE + " Also: Tom joins.")
