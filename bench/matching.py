@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from lib.crm.matching import ContactIndex, Match, default_nicknames, frame_fingerprint, match_contact  # noqa: E402
 
-CASES = ROOT / "tests" / "unit" / "matching_cases.jsonl"
+CASES = ROOT / "tests" / "unit" / "crm" / "matching_cases.jsonl"
 
 FIRST = ["Aaron", "Abigail", "Adam", "Adrian", "Agnes", "Aidan", "Akira", "Alan", "Albert", "Alice", "Alina",
          "Amir", "Amy", "Ana", "Andrew", "Angela", "Anthony", "Arjun", "Astrid", "Barbara", "Beatriz", "Benjamin",
@@ -91,7 +91,7 @@ def synthetic_frame(total: int, rng: random.Random) -> pd.DataFrame:
 
 
 def labelled_cases() -> list[dict]:
-    """The labelled set shared with tests/unit/test_matching.py."""
+    """The labelled set shared with tests/unit/crm/test_matching.py."""
     return [json.loads(line) for line in CASES.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 

@@ -22,7 +22,7 @@ def rec(**over) -> UsageRecord:
 
 @pytest.fixture
 def full_log(hermetic_env):
-    """Real and sandbox rows; the real spend is $0.0364, as in tests/unit/test_usage_queries.py."""
+    """Real and sandbox rows; the real spend is $0.0364, as in tests/unit/usage/test_queries.py."""
     log = UsageLog(open_database(hermetic_env))
     for r in [
         rec(call_id="a", input_tokens=1000, cache_creation_input_tokens=2000, cache_write_5m_tokens=2000,

@@ -28,7 +28,7 @@ from lib.crm.matching import (
     parse_name,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CRM = ROOT / "data" / "crm"
 CASES = [json.loads(line) for line in (Path(__file__).parent / "matching_cases.jsonl").read_text(
     encoding="utf-8").splitlines() if line.strip()]

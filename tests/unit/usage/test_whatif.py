@@ -34,7 +34,7 @@ def db(hermetic_env):
 
 @pytest.fixture
 def fixed(db):
-    # The same three priced calls as tests/unit/test_usage_queries.py (A and B on Sonnet 4.6, C on Haiku 4.5),
+    # The same three priced calls as tests/unit/usage/test_queries.py (A and B on Sonnet 4.6, C on Haiku 4.5),
     # logged at $0.018 + $0.0111 + $0.0073 = $0.0364, and one call on a model without a price.
     return groups(db, [
         rec(call_id="a", input_tokens=1000, cache_creation_input_tokens=2000, cache_write_5m_tokens=2000,

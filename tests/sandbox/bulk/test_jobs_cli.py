@@ -10,7 +10,7 @@ import pytest
 
 from lib.services import open_database
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "data" / "notes" / "sample_notes.csv"
 
 

@@ -14,7 +14,7 @@ from lib.core.db import applied_migrations, migrate
 from lib.services import MIGRATIONS, open_database
 from lib.usage.log import UsageLog, UsageRecord
 
-ROOT = str(Path(__file__).resolve().parents[2])
+ROOT = str(Path(__file__).resolve().parents[3])
 
 
 def record(**over):

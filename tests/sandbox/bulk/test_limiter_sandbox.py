@@ -11,7 +11,7 @@ from lib.claude.gateway import Gateway
 from lib.services import open_database
 from lib.usage.log import UsageLog
 
-SAMPLE = Path(__file__).resolve().parents[2] / "data" / "notes" / "sample_notes.csv"
+SAMPLE = Path(__file__).resolve().parents[3] / "data" / "notes" / "sample_notes.csv"
 KEY = "sk-test-limiter"
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from lib.core.settings import Settings, load_settings, read_secrets_file
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 def test_defaults_when_nothing_is_set():

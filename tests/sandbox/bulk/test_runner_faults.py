@@ -12,7 +12,7 @@ from lib.bulk.runner import SimulatedTime
 from lib.claude.gateway import Gateway
 from lib.usage.log import UsageLog
 
-SAMPLE = Path(__file__).resolve().parents[2] / "data" / "notes" / "sample_notes.csv"
+SAMPLE = Path(__file__).resolve().parents[3] / "data" / "notes" / "sample_notes.csv"
 KEY = "sk-test-runner"
 MODEL = "claude-sonnet-4-6"
 

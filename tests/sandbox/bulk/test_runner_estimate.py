@@ -11,7 +11,7 @@ from lib.bulk.manager import JobManager
 from lib.bulk.runner import SimulatedTime
 from lib.usage import pricing
 
-SAMPLE = Path(__file__).resolve().parents[2] / "data" / "notes" / "sample_notes.csv"
+SAMPLE = Path(__file__).resolve().parents[3] / "data" / "notes" / "sample_notes.csv"
 MODEL = "claude-sonnet-4-6"
 
 

@@ -15,7 +15,7 @@ from lib.usage import pricing
 from lib.usage.log import UsageLog
 from lib.work.review import blocking_problems, build_review, problems, to_save_request
 
-SAMPLE = Path(__file__).resolve().parents[2] / "data" / "notes" / "sample_notes.csv"
+SAMPLE = Path(__file__).resolve().parents[3] / "data" / "notes" / "sample_notes.csv"
 MODEL = "claude-sonnet-4-6"
 
 

@@ -10,7 +10,7 @@ from lib.bulk import input as bulk_input
 from lib.bulk.input import ColumnMap, NoteRow
 from lib.core.errors import InputRejected
 
-SAMPLE = Path(__file__).resolve().parents[2] / "data" / "notes" / "sample_notes.csv"
+SAMPLE = Path(__file__).resolve().parents[3] / "data" / "notes" / "sample_notes.csv"
 
 
 def test_the_sample_file_keeps_twenty_notes_and_lists_the_three_bad_rows():
