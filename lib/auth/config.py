@@ -141,6 +141,10 @@ def _check_redirect_uri(uri: str, warnings: list[str]) -> list[str]:
         return [f"[auth] redirect_uri must be an absolute http(s) URL, like http://localhost:8501{CALLBACK_PATH} "
                 f"(it is {_shown(uri)})"]
     problems = []
+    try:
+        parts.port  # noqa: B018  (raises on a port that is not a number from 0 to 65535)
+    except ValueError:
+        problems.append(f"[auth] redirect_uri has an invalid port (it is {_shown(uri)})")
     if not parts.path.endswith(CALLBACK_PATH):
         problems.append(f"[auth] redirect_uri must end with {CALLBACK_PATH} (it is {_shown(uri)})")
     if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
@@ -171,8 +175,5 @@ def _keys(keys: list[str]) -> str:
 def _shown(url: str) -> str:
     """A URL as it may appear in a message: without any user:password or query (never secret-bearing)."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    if "{port}" in url:
-        port = ":{port}"
-    return f"{parts.scheme}://{host}{port}{parts.path}" if parts.scheme else "not a URL"
+    host_port = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host_port}{parts.path}" if parts.scheme else "not a URL"
