@@ -22,8 +22,10 @@ a secret's value (cookie_secret, client_id, client_secret) in a message.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -133,6 +135,31 @@ def check_auth_section(secrets: Mapping[str, Any]) -> AuthConfig | None:
         raise AuthConfigError("Sign-in is not configured correctly in .streamlit/secrets.toml: "
                               + "; ".join(problems) + ".")
     return AuthConfig(providers=tuple(providers), redirect_uri=redirect_uri.strip(), warnings=tuple(warnings))
+
+
+def require_readable_secrets(paths: Iterable[str | Path]) -> None:
+    """Fail closed on a secrets.toml that exists but does not parse.
+
+    Streamlit treats an unparseable secrets file like a missing one (st.secrets.load_if_toml_exists()
+    is False, st.user has no is_logged_in): a typo in [auth] would silently switch sign-in off and run
+    the app in local mode, where everyone is an admin. Call this with st.get_option("secrets.files")
+    whenever load_if_toml_exists() is False. The message names the file and the TOML error's position,
+    never a value.
+    """
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_file():
+            continue
+        try:
+            with path.open("rb") as fh:
+                tomllib.load(fh)
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            where = re.search(r"\(at line \d+, column \d+\)", str(exc))
+            raise AuthConfigError(
+                f"{path} is not valid TOML{' ' + where.group(0) if where else ''}, so sign-in cannot be "
+                "checked; Scribe will not start in local mode by accident.") from None
+        except OSError as exc:
+            raise AuthConfigError(f"{path} cannot be read ({exc.strerror}).") from None
 
 
 def _check_redirect_uri(uri: str, warnings: list[str]) -> list[str]:

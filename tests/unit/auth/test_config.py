@@ -5,7 +5,7 @@ import tomllib
 
 import pytest
 
-from lib.auth import AuthConfig, AuthConfigError, check_auth_section
+from lib.auth import AuthConfig, AuthConfigError, check_auth_section, require_readable_secrets
 
 COOKIE = "c00kie-s3cret-" + "k" * 40
 CLIENT_SECRET = "cl1ent-s3cret-value"
@@ -194,3 +194,16 @@ def test_expose_tokens(value, ok):
 def test_client_kwargs_at_the_root_is_not_a_provider():
     config = check_auth_section({"auth": DEFAULT["auth"] | {"client_kwargs": {"prompt": "login"}}})
     assert config.providers == ("default",)
+
+
+def test_a_secrets_file_that_does_not_parse_fails_closed(tmp_path):
+    """Streamlit reads a broken secrets.toml as no secrets at all, which would mean local mode (admin)."""
+    good = tmp_path / "good.toml"
+    good.write_text('ANTHROPIC_API_KEY = "x"\n')
+    broken = tmp_path / "secrets.toml"
+    broken.write_text(f'[auth]\ncookie_secret = "{COOKIE}\nclient_secret = "{CLIENT_SECRET}"\n')
+    require_readable_secrets([tmp_path / "missing.toml", good])  # absent or valid: fine
+    with pytest.raises(AuthConfigError) as exc:
+        require_readable_secrets([str(good), str(broken)])
+    assert str(broken) in exc.value.message and "(at line 2, column" in exc.value.message
+    assert COOKIE not in str(exc.value) and CLIENT_SECRET not in str(exc.value)
