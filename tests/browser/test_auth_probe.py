@@ -3,13 +3,14 @@ st.user.email → st.logout → the sign-in screen again.
 
 A throwaway script (auth_probe_app.py), not app.py: it proves the pieces Scribe's sign-in gate is built
 on (Authlib installed, the [auth] section, `{port}` in redirect_uri, a secrets file outside the repo
-through STREAMLIT_SECRETS_FILES) before the gate is wired in. Nothing is written into the repo: the
-app runs with its working directory in tmp_path.
+through STREAMLIT_SECRETS_FILES, a named provider, a group claim turned into a role by lib.auth)
+before the gate is wired in. Nothing is written into the repo: the app runs in tmp_path.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -23,11 +24,13 @@ import pytest
 from tests.browser.conftest import free_port
 from tests.support.oidc import OidcProvider, auth_secrets_toml, oidc_provider  # noqa: F401  (a fixture)
 
+ROOT = Path(__file__).resolve().parents[2]
 PROBE = Path(__file__).with_name("auth_probe_app.py")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 
 
-def start_probe(tmp_path: Path, secrets_toml: str) -> tuple[str, subprocess.Popen, Path]:
+def start_probe(tmp_path: Path, secrets_toml: str, extra_env: dict[str, str] | None = None
+                ) -> tuple[str, subprocess.Popen, Path]:
     """`streamlit run auth_probe_app.py` on 127.0.0.1:<free port>, secrets from a file in tmp_path.
 
     The working directory holds a *broken* .streamlit/secrets.toml on purpose: sign-in working at all
@@ -41,9 +44,9 @@ def start_probe(tmp_path: Path, secrets_toml: str) -> tuple[str, subprocess.Pope
     secrets_file.parent.mkdir()
     secrets_file.write_text(secrets_toml)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "STREAMLIT_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "STREAMLIT_", "SCRIBE_"))}
     env |= {"STREAMLIT_SECRETS_FILES": str(secrets_file), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-            "PYTHONUNBUFFERED": "1"}
+            "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)} | (extra_env or {})
     log_path = tmp_path / "streamlit.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(PROBE), "--server.headless", "true",
@@ -74,9 +77,12 @@ def stop(process: subprocess.Popen) -> None:
             process.wait(timeout=5)
 
 
-@pytest.fixture
-def probe(tmp_path: Path, oidc_provider: OidcProvider) -> Iterator[str]:  # noqa: F811
-    url, process, log_path = start_probe(tmp_path, auth_secrets_toml(oidc_provider))
+@pytest.fixture(params=[None, "mock"], ids=["default-provider", "named-provider"])
+def probe(request, tmp_path: Path, oidc_provider: OidcProvider) -> Iterator[str]:  # noqa: F811
+    """The probe, with the provider in [auth] itself (st.login()) or in [auth.mock] (st.login("mock"))."""
+    url, process, log_path = start_probe(
+        tmp_path, auth_secrets_toml(oidc_provider, provider_name=request.param),
+        {"SCRIBE_ROLE_GROUPS": "scribe-admins=admin,scribe-managers=manager"})
     yield url
     stop(process)
     assert "Traceback" not in log_path.read_text(errors="replace")
@@ -102,12 +108,12 @@ def local_page(browser) -> Iterator[object]:
 
 def test_sign_in_through_the_provider_shows_the_email_and_log_out_returns_to_sign_in(
         local_page, probe, oidc_provider):  # noqa: F811
-    oidc_provider.set_user("rita", email="rita.rep@example.com", name="Rita Rep", groups=["scribe-managers"])
+    oidc_provider.set_user("rita", email="Rita.Rep@example.com", name="Rita Rep", groups=["scribe-managers"])
     page = local_page
     page.goto(probe)
     page.get_by_role("heading", name="Sign in to Scribe").wait_for()
 
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name=re.compile(r"^Sign in")).click()  # "Sign in" or "Sign in with Mock"
     page.get_by_role("heading", name="Authorize Client").wait_for()  # the provider's own form
     assert urlsplit(page.url).netloc == urlsplit(oidc_provider.base_url).netloc
     page.locator("input[name='sub']").fill("rita")
@@ -117,6 +123,7 @@ def test_sign_in_through_the_provider_shows_the_email_and_log_out_returns_to_sig
     main = page.get_by_test_id("stMain")
     main.get_by_text("Signed in as: rita.rep@example.com").wait_for()
     main.get_by_text("Name: Rita Rep").wait_for()
+    main.get_by_text("Role: manager").wait_for()  # the groups claim, through SCRIBE_ROLE_GROUPS
     claims = main.get_by_text("Claims:").inner_text()
     assert "'groups'" in claims and "'provider'" in claims and "'is_logged_in'" in claims
 

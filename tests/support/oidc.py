@@ -57,8 +57,9 @@ def oidc_provider() -> Iterator[OidcProvider]:
     """A fresh provider per test (its users and tokens live in memory), stopped afterwards."""
     for module in WARNING_MODULES:
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=module)
-    warnings.filterwarnings("ignore", message="authlib.jose module is deprecated", category=DeprecationWarning)
-    from oidc_provider_mock import run_server_in_thread
+    with warnings.catch_warnings():  # importing it: "authlib.jose module is deprecated"
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from oidc_provider_mock import run_server_in_thread
 
     with run_server_in_thread(port=0) as server:
         yield OidcProvider(base_url=f"http://localhost:{server.server_port}")
