@@ -33,13 +33,15 @@ def start_probe(tmp_path: Path, secrets_toml: str, extra_env: dict[str, str] | N
                 ) -> tuple[str, subprocess.Popen, Path]:
     """`streamlit run auth_probe_app.py` on 127.0.0.1:<free port>, secrets from a file in tmp_path.
 
-    The working directory holds a *broken* .streamlit/secrets.toml on purpose: sign-in working at all
-    proves STREAMLIT_SECRETS_FILES replaces Streamlit's default secrets locations (the project's and
-    ~/.streamlit's) instead of adding to them, so a developer's own secrets.toml cannot leak into tests.
+    The working directory holds a .streamlit/secrets.toml that is not even TOML, on purpose: had
+    Streamlit read it, it would have dropped all secrets (and the probe would show an error). Sign-in
+    working proves STREAMLIT_SECRETS_FILES replaces Streamlit's default secrets locations (the
+    project's and ~/.streamlit's) rather than adding to them, so a developer's own secrets.toml
+    cannot leak into a test.
     """
     project = tmp_path / "project"
     (project / ".streamlit").mkdir(parents=True)
-    (project / ".streamlit" / "secrets.toml").write_text('[auth]\nredirect_uri = "http://nowhere.invalid/"\n')
+    (project / ".streamlit" / "secrets.toml").write_text('[auth]\nredirect_uri = "not toml\n')
     secrets_file = tmp_path / "secrets" / "secrets.toml"
     secrets_file.parent.mkdir()
     secrets_file.write_text(secrets_toml)
@@ -139,3 +141,25 @@ def test_sign_in_through_the_provider_shows_the_email_and_log_out_returns_to_sig
     page.reload()  # the identity cookie is gone, not just this session's copy
     page.get_by_role("heading", name="Sign in to Scribe").wait_for()
     assert page.get_by_text("Signed in as").count() == 0
+
+
+def test_an_incomplete_auth_section_is_a_clear_error_at_start_without_the_secrets(local_page, tmp_path):
+    secrets = (
+        "[auth]\n"
+        'redirect_uri = "http://127.0.0.1:{port}/oauth2callback"\n'
+        'cookie_secret = "test-cookie-secret-not-a-real-secret-0123456789"\n'
+        'client_id = "scribe-tests-client-id"\n'
+        'server_metadata_url = "http://localhost:9/.well-known/openid-configuration"\n'
+    )
+    url, process, log_path = start_probe(tmp_path, secrets)
+    try:
+        local_page.goto(url)
+        alert = local_page.get_by_test_id("stAlert")
+        alert.get_by_text("is missing client_secret").wait_for()
+        text = alert.inner_text()
+        assert "[auth] (the default provider) is missing client_secret" in text
+        assert "test-cookie-secret" not in text and "scribe-tests-client-id" not in text
+        assert local_page.get_by_role("button", name=re.compile("Sign in")).count() == 0
+    finally:
+        stop(process)
+    assert "Traceback" not in log_path.read_text(errors="replace")
