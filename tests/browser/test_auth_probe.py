@@ -26,6 +26,7 @@ from tests.support.oidc import OidcProvider, auth_secrets_toml, oidc_provider  #
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = Path(__file__).with_name("auth_probe_app.py")
+pytestmark = pytest.mark.browser  # (the folder marks it too); skipped via `browser` where Chromium is missing
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 
 
