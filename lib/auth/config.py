@@ -61,9 +61,12 @@ class AuthConfig:
         return urlsplit(self.redirect_uri).port
 
     def check_port(self, server_port: int) -> str | None:
-        """A warning when redirect_uri names a port other than the one the app serves on: the
-        provider would send people back to a port where nothing (or another app) listens."""
+        """A warning when redirect_uri names a port on this machine other than the one the app serves
+        on: the provider would send people back to a port where nothing (or another app) listens.
+        Only for localhost-style hosts; behind a proxy the public port rightly differs."""
         port = self.redirect_port()
+        if urlsplit(self.redirect_uri).hostname not in _LOOPBACK:
+            return None
         if port is not None and port != server_port:
             return (f"[auth] redirect_uri points at port {port} but the app runs on port {server_port}; "
                     f"sign-in will come back to the wrong place. Use \"{{port}}\" in redirect_uri, or fix it.")
@@ -123,7 +126,7 @@ def check_auth_section(secrets: Mapping[str, Any]) -> AuthConfig | None:
             problems += _check_metadata_url(where, table["server_metadata_url"], warnings)
         providers.append(name)
 
-    if not providers and not missing_shared:
+    if not providers:
         problems.append("[auth] names no identity provider: add client_id, client_secret and "
                         "server_metadata_url to [auth], or a table [auth.NAME] with them")
     expose = section.get("expose_tokens")

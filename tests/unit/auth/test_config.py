@@ -117,6 +117,11 @@ def test_a_section_without_any_provider():
     assert "names no identity provider" in message
 
 
+def test_an_empty_section_names_everything_it_lacks():
+    message = problem({"auth": {}})
+    assert "[auth] is missing redirect_uri, cookie_secret" in message and "names no identity provider" in message
+
+
 def test_auth_must_be_a_table():
     assert "must be a table" in problem({"auth": "yes"})
 
@@ -149,6 +154,8 @@ def test_a_redirect_uri_on_another_port_than_the_app_is_a_warning():
     assert config.redirect_port() == 8501 and config.check_port(8501) is None
     assert "port 8501 but the app runs on port 8765" in config.check_port(8765)
     assert check_auth_section(NAMED).redirect_port() is None  # https default port
+    behind_proxy = check_auth_section({"auth": DEFAULT["auth"] | {"redirect_uri": "https://scribe.acme.com:8443/oauth2callback"}})
+    assert behind_proxy.redirect_port() == 8443 and behind_proxy.check_port(8501) is None
 
 
 def test_plain_http_outside_localhost_is_a_warning():
