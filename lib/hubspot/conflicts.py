@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from lib.hubspot.client import HubSpot
+from lib.hubspot.mirror import utc
 from lib.hubspot.models import Conflict, PropertyValue
 
 HISTORY_BATCH = 50  # HubSpot's batch read takes at most 50 ids when property history is asked for
@@ -37,7 +38,7 @@ def current_values(hs: HubSpot, kind: str, ids: Iterable[str],
                 latest = max(entries, key=lambda e: e.timestamp) if entries else None
                 value = (item.properties or {}).get(prop)
                 values[prop] = PropertyValue(value=value if value != "" else None,
-                                             timestamp=latest.timestamp if latest else None,
+                                             timestamp=utc(latest.timestamp) if latest else None,
                                              source=latest.source_type if latest else None)
             out[str(item.id)] = values
     return out

@@ -156,7 +156,7 @@ def _inline_associations(item: Any) -> dict[str, tuple[str, ...]]:
 
 def _record(kind: str, item: Any, associations: dict[str, tuple[str, ...]]) -> Record:
     return Record(kind=kind, id=str(item.id), properties=dict(item.properties or {}),
-                  created_at=item.created_at, updated_at=_modified(kind, item) or item.updated_at,
+                  created_at=utc(item.created_at), updated_at=_modified(kind, item) or utc(item.updated_at),
                   archived=bool(item.archived), associations=associations)
 
 
@@ -164,7 +164,14 @@ def _modified(kind: str, item: Any) -> datetime | None:
     value = (item.properties or {}).get(MODIFIED_PROPERTY[kind])
     if value:
         return parse_time(value)
-    return item.updated_at
+    return utc(item.updated_at)
+
+
+def utc(ts: datetime | None) -> datetime | None:
+    """An aware datetime in UTC (the client's parser may hand back tzlocal for 'Z')."""
+    if ts is None:
+        return None
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 def parse_time(value: str) -> datetime:
