@@ -377,6 +377,7 @@ class HubSpotTestServer:
         self.granted_scopes = granted_scopes  # None: every scope
         self.portal = Portal(self.clock)
         self.stats = Stats()
+        self.hooks: dict[str, Any] = {}  # handler name -> fn(params, body), run before it (races)
         self.journal: list[dict[str, Any]] | None = [] if journal else None
         self._burst: deque[float] = deque()
         self._search: deque[float] = deque()
@@ -475,6 +476,9 @@ class HubSpotTestServer:
             self._authorize(kind, access, request.path_params.get("to_kind"))
             headers = self._rate_limit(search)
             params = dict(request.path_params) | {"kind": kind}
+            hook = self.hooks.get(fn.__name__)
+            if hook:
+                hook(params, body)
             result = fn(request, params, body)
         except ApiError as exc:
             return self._error(exc)
