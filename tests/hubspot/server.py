@@ -755,8 +755,8 @@ class HubSpotTestServer:
         kind, to_kind = p["kind"], TYPE_NAMES.get(p["to_kind"], p["to_kind"])
         for spec in body or []:
             self.portal._associate(kind, p["oid"], to_kind, p["to_id"], int(spec["associationTypeId"]))
-        return 201, {"fromObjectTypeId": TYPE_IDS[kind], "fromObjectId": int(p["oid"]),
-                     "toObjectTypeId": TYPE_IDS[to_kind], "toObjectId": int(p["to_id"]), "labels": []}
+        return 201, {"fromObjectTypeId": TYPE_IDS[kind], "fromObjectId": p["oid"],
+                     "toObjectTypeId": TYPE_IDS[to_kind], "toObjectId": p["to_id"], "labels": []}
 
     def assoc_delete(self, request: Request, p: dict, body: Any):
         kind, to_kind = p["kind"], TYPE_NAMES.get(p["to_kind"], p["to_kind"])
@@ -765,7 +765,7 @@ class HubSpotTestServer:
         return 204, None
 
     def _assoc_targets(self, kind: str, oid: str, to_kind: str) -> list[dict[str, Any]]:
-        return [{"toObjectId": int(tid), "associationTypes": [
+        return [{"toObjectId": tid, "associationTypes": [
             {"category": "HUBSPOT_DEFINED", "typeId": t, "label": None} for t in sorted(types)]}
             for tid, types in self.portal._live_links(kind, oid, to_kind)]
 
@@ -787,8 +787,7 @@ class HubSpotTestServer:
             if targets:
                 results.append({"from": {"id": oid}, "to": _drop_nulls(targets)})
             else:
-                errors.append({"status": "error", "category": "OBJECT_NOT_FOUND", "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
-                               "message": f"No {to_kind} is associated with {p['kind'][:-1]} {oid}.",
+                errors.append({"status": "error", "category": "OBJECT_NOT_FOUND", "message": f"No {to_kind} is associated with {p['kind'][:-1]} {oid}.",
                                "context": {"fromObjectId": [oid]}, "errors": [], "links": {}})
         return self._batch_envelope(started, results, errors)
 
@@ -800,8 +799,8 @@ class HubSpotTestServer:
             for spec in item.get("types") or []:
                 self.portal._associate(kind, str(item["from"]["id"]), to_kind, str(item["to"]["id"]),
                                        int(spec["associationTypeId"]))
-            results.append({"fromObjectTypeId": TYPE_IDS[kind], "fromObjectId": int(item["from"]["id"]),
-                            "toObjectTypeId": TYPE_IDS[to_kind], "toObjectId": int(item["to"]["id"]), "labels": []})
+            results.append({"fromObjectTypeId": TYPE_IDS[kind], "fromObjectId": str(item["from"]["id"]),
+                            "toObjectTypeId": TYPE_IDS[to_kind], "toObjectId": str(item["to"]["id"]), "labels": []})
         return 201, self._batch_envelope(started, results, [])[1]
 
     def assoc_batch_default(self, request: Request, p: dict, body: Any):
