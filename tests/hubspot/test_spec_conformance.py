@@ -25,7 +25,7 @@ from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-from lib.hubspot import catalogue, connect, conflicts, mirror, writes
+from lib.hubspot import catalogue, conflicts, connect, mirror, writes
 from lib.hubspot.errors import HubSpotError
 from tests.hubspot.conftest import TOKEN
 from tests.hubspot.server import Limits
