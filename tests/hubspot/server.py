@@ -122,6 +122,7 @@ class Limits:
     search_per_s: int | None = None    # CRM search endpoints: 5 per second
     daily: int | None = None           # 250,000 / 650,000 / 1,000,000
     window_s: float = 10.0
+    retry_after_s: int | None = None   # also send Retry-After on a burst 429 (HubSpot does not promise it)
 
 
 @dataclass
@@ -551,7 +552,8 @@ class HubSpotTestServer:
             remaining_day = (lim.daily - self._day_count) if lim.daily is not None else None
             raise ApiError(429, "You have reached your ten_secondly_rolling limit.", "RATE_LIMITS", extra={
                 "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING",
-                "_headers": self._limit_headers(remaining_day, 0)})
+                "_headers": self._limit_headers(remaining_day, 0) | (
+                    {"Retry-After": str(lim.retry_after_s)} if lim.retry_after_s else {})})
         self._day_count += 1
         if search:
             self._search.append(now)

@@ -27,6 +27,15 @@ def test_burst_429_is_retried_after_backoff(make_server):
     assert hs.calls == 12                         # ... and every call succeeded through its retries
 
 
+def test_retry_after_is_honoured_when_sent(make_server):
+    server = make_server(limits=Limits(burst_per_10s=1, window_s=3, retry_after_s=3))
+    ids = seed(server.portal, 1)
+    hs = connect(TOKEN, server.base_url, clock=server.clock, burst_per_10s=None)
+    for _ in range(3):
+        hs.call("contacts", "basic_api", "get_by_id", ids[0])
+    assert server.stats.rate_limited == 2 and server.clock.slept == 6  # exactly Retry-After, twice
+
+
 def test_pacing_keeps_under_the_burst_limit(make_server):
     server = make_server(limits=Limits(burst_per_10s=100, search_per_s=5))
     seed(server.portal, 20)
