@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lib.hubspot.client import HubSpot
-from lib.hubspot.errors import HubSpotConflict, HubSpotError, HubSpotNotFound, HubSpotPipelineMissing
+from lib.hubspot.errors import HubSpotConflict, HubSpotNotFound, HubSpotPipelineMissing
 from lib.hubspot.mirror import _inline_associations, _record
 from lib.hubspot.models import ASSOCIATION_TYPE_IDS, DEFAULT_PROPERTIES, CreateResult, Pipeline, Record
 
@@ -90,7 +90,10 @@ def create_contact(hs: HubSpot, properties: Mapping[str, Any], *, company_name: 
                    company_domain: str | None = None, known_id: str | None = None,
                    known_company_id: str | None = None) -> CreateResult:
     """Create a contact (or find the one with its email) and associate it to its company, creating
-    the company when needed. `known_*` are ids an earlier try of the same change set got back."""
+    the company when needed. `known_*` are ids an earlier try of the same change set got back.
+
+    An existing contact's properties are left as they are (its changes go through update_records,
+    reviewed like any other); `created` says whether this call made it (undo archives only those)."""
     company = (find_or_create_company(hs, company_name, company_domain, known_company_id)
                if company_name or known_company_id else None)
     email = str(properties.get("email") or "").strip()
@@ -173,7 +176,3 @@ def _wire(value: Any) -> str:
         return value.isoformat()
     return str(value)
 
-
-__all__ = ["HubSpotError", "archive", "associate", "create_contact", "create_note", "find_company",
-           "find_contact_by_email", "find_or_create_company", "update_contacts", "update_deal_stage",
-           "update_records"]

@@ -18,7 +18,7 @@ from lib.hubspot.errors import (
     HubSpotUnknownProperty,
 )
 from tests.hubspot.conftest import TOKEN
-from tests.hubspot.server import Limits
+from tests.hubspot.server import Limits, VirtualClock
 
 
 def test_wrong_token_is_401_with_what_to_fix(hubspot_server):
@@ -80,10 +80,12 @@ def test_unknown_record_is_not_found(hs):
 
 
 def test_unreachable_host_is_unavailable():
-    hs = connect(TOKEN, "http://127.0.0.1:9", timeout_s=2)
+    clock = VirtualClock()  # the connect retries' backoff advances it instead of sleeping
+    hs = connect(TOKEN, "http://127.0.0.1:9", timeout_s=2, clock=clock)
     with pytest.raises(HubSpotUnavailable) as err:
         catalogue.pipelines(hs)
     assert "127.0.0.1:9" in str(err.value) and "HUBSPOT_BASE_URL" in str(err.value)
+    assert clock.slept > 0  # it did retry the connection before giving up
 
 
 def test_the_token_never_appears_in_reprs_errors_or_logs(make_server, caplog):

@@ -99,3 +99,26 @@ def test_full_read_skips_archived_records(hubspot_server, hs):
     ids = seed_portal(hubspot_server.portal)
     hubspot_server.portal.objects["contacts"][ids["contacts"][0]].archived = True
     assert [r.id for r in mirror.read_all(hs, "contacts")] == ids["contacts"][1:]
+
+
+def test_search_filters_in_gt_neq_eq(hubspot_server, hs):
+    """The server's search filters, driven through the client's search model."""
+    portal = hubspot_server.portal
+    ids = [portal.seed("contacts", {"email": f"f{i}@x.io", "jobtitle": t, "firstname": f"F{i}"})
+           for i, t in enumerate(["CEO", "CTO", "CFO", "cto"])]
+    hubspot_server.clock.advance(60)
+    portal.touch("contacts", ids[2], {"phone": "123"})
+    edge = portal.objects["contacts"][ids[1]].properties["lastmodifieddate"]
+
+    def search(*filters, sorts=None):
+        request = hs.model("contacts", "PublicObjectSearchRequest", filter_groups=[{"filters": list(filters)}],
+                           sorts=sorts or [], properties=["jobtitle"], limit=200, after="0")
+        return [r.id for r in hs.call("contacts", "search_api", "do_search", request, search=True).results]
+
+    assert search({"propertyName": "jobtitle", "operator": "IN", "values": ["CTO", "CFO"]}) == ids[1:]
+    assert search({"propertyName": "jobtitle", "operator": "EQ", "value": "cto"}) == [ids[1], ids[3]]
+    assert search({"propertyName": "jobtitle", "operator": "NEQ", "value": "CTO"}) == [ids[0], ids[2]]
+    assert search({"propertyName": "lastmodifieddate", "operator": "GT", "value": edge}) == [ids[2], ids[3]]
+    assert search({"propertyName": "phone", "operator": "HAS_PROPERTY"}) == [ids[2]]
+    assert search({"propertyName": "jobtitle", "operator": "IN", "values": ["CEO", "CFO"]},
+                  sorts=[{"propertyName": "firstname", "direction": "DESCENDING"}]) == [ids[2], ids[0]]
