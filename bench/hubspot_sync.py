@@ -1,7 +1,7 @@
 """HubSpot mirror sync at scale, against the local HubSpot test server with HubSpot's limits applied.
 
     python bench/hubspot_sync.py [--contacts 10000] [--companies 2000] [--deals 3000] [--changes 100]
-                                 [--tier starter|professional|enterprise] [--seed 7]
+                                 [--tier starter|professional|enterprise] [--seed 7] [--no-pacing]
 
 Initial sync (list endpoints, 100 per page, associations inline) then an incremental sync of
 `--changes` records changed in HubSpot (search on last-modified, 200 per page, plus one
@@ -120,6 +120,8 @@ def main() -> None:
     parser.add_argument("--tier", choices=sorted(TIERS), default="starter")
     parser.add_argument("--matches", type=int, default=500)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-pacing", action="store_true",
+                        help="the client does not pace itself: only HubSpot's 429s and the backoff hold it back")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     burst, daily = TIERS[args.tier]
@@ -129,9 +131,11 @@ def main() -> None:
                                                                        daily=daily)).start()
     try:
         ids = seed(server, args.contacts, args.companies, args.deals, rng)
-        hs = connect(TOKEN, server.base_url, clock=clock, burst_per_10s=burst, search_per_s=SEARCH_PER_S)
+        pacing = (None, None) if args.no_pacing else (burst, SEARCH_PER_S)
+        hs = connect(TOKEN, server.base_url, clock=clock, burst_per_10s=pacing[0], search_per_s=pacing[1])
         print(f"HubSpot test server, tier {args.tier}: {burst} requests / 10 s, {daily:,} / day, "
-              f"search {SEARCH_PER_S} / s; virtual clock (waits are skipped and counted, not slept)")
+              f"search {SEARCH_PER_S} / s; virtual clock (waits are skipped and counted, not slept); "
+              f"client pacing {'off' if args.no_pacing else 'on'}")
         print(f"portal: {args.contacts:,} contacts, {args.companies:,} companies, {args.deals:,} deals")
 
         def run(label, fn, minimum):

@@ -16,6 +16,13 @@ from tests.hubspot.server import HubSpotTestServer, Limits, VirtualClock
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
 
 
+@pytest.fixture(autouse=True)
+def no_real_hubspot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No real HubSpot token or URL from the environment reaches a test."""
+    for name in ("HUBSPOT_ACCESS_TOKEN", "HUBSPOT_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def make_server() -> Iterator:
     """make_server(**options) -> a started HubSpotTestServer; all are stopped after the test."""
