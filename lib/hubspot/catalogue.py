@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from lib.hubspot.client import HubSpot
-from lib.hubspot.errors import HubSpotNotFound, HubSpotPipelineMissing
+from lib.hubspot.errors import HubSpotNotFound, HubSpotPipelineMissing, HubSpotUnknownProperty
 from lib.hubspot.models import Pipeline, PropertyDef, Stage
 
 # HubSpot's default sales pipeline stage ids, as every new portal has them.
@@ -57,6 +57,24 @@ def properties(hs: HubSpot, object_type: str) -> list[PropertyDef]:
     """The portal's properties of `object_type` (contacts, deals, ...), archived ones left out."""
     response = hs.call("properties", "core_api", "get_all", object_type, archived=False)
     return [_property(object_type, p) for p in response.results]
+
+
+def check_writable(hs: HubSpot, object_type: str, names: Iterable[str],
+                   known: list[PropertyDef] | None = None) -> None:
+    """Before a save writes anything: every property it will set exists and is writable, else
+    HubSpotUnknownProperty naming all of them (`known`: a catalogue already read, to save a call)."""
+    wanted = list(dict.fromkeys(names))
+    defs = {p.name: p for p in (known if known is not None else properties(hs, object_type))}
+    missing = [n for n in wanted if n not in defs]
+    read_only = [n for n in wanted if n in defs and (defs[n].read_only or defs[n].calculated)]
+    if missing:
+        raise HubSpotUnknownProperty(f"HubSpot has no {object_type} property {', '.join(missing)}.",
+                                     properties=missing, status=400, category="PROPERTY_DOESNT_EXIST")
+    if read_only:
+        raise HubSpotUnknownProperty(
+            f"HubSpot's {object_type} property {', '.join(read_only)} is read-only.", properties=read_only,
+            hint="Pick a writable property for this field in the field catalogue.", status=400,
+            category="READ_ONLY_VALUE")
 
 
 def _pipeline(p: Any) -> Pipeline:

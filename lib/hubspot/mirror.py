@@ -8,8 +8,8 @@ maximum), `after` paging; search returns no associations, so each page's links c
 associations-v4 batch read per associated kind. HubSpot caps one search at 10,000 results; past
 that the read restarts from the last timestamp seen, skipping ids it already returned.
 
-Archived records do not show up in searches: run a full read now and then (e.g. nightly) and mark
-what it no longer returns as archived in the mirror.
+Archived records do not show up in searches: `read_archived` lists them (archived=true) so the
+mirror can drop them; run it beside the incremental sync, e.g. nightly.
 """
 
 from __future__ import annotations
@@ -50,6 +50,22 @@ def read_all(hs: HubSpot, kind: str, properties: Iterable[str] | None = None) ->
         page = hs.call(kind, "basic_api", "get_page", **kwargs)
         for item in page.results:
             yield _record(kind, item, _inline_associations(item))
+        after = page.paging.next.after if page.paging and page.paging.next else None
+        if not after:
+            return
+
+
+def read_archived(hs: HubSpot, kind: str) -> Iterator[Record]:
+    """Archived records of `kind` (the list endpoint's archived=true), for the mirror to drop:
+    search never returns them, so run this beside the incremental sync (e.g. nightly)."""
+    after = None
+    while True:
+        kwargs: dict[str, Any] = {"limit": LIST_PAGE, "properties": [MODIFIED_PROPERTY[kind]], "archived": True}
+        if after:
+            kwargs["after"] = after
+        page = hs.call(kind, "basic_api", "get_page", **kwargs)
+        for item in page.results:
+            yield _record(kind, item, {})
         after = page.paging.next.after if page.paging and page.paging.next else None
         if not after:
             return

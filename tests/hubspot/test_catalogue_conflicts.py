@@ -38,6 +38,22 @@ def test_properties_for_the_field_catalogue(hubspot_server, hs):
     assert props["hs_lastmodifieddate"].read_only and props["dealstage"].hubspot_defined
 
 
+def test_check_writable_names_every_missing_or_read_only_property(hubspot_server, hs):
+    import pytest
+
+    from lib.hubspot.errors import HubSpotUnknownProperty
+
+    catalogue.check_writable(hs, "contacts", ["jobtitle", "phone"])
+    with pytest.raises(HubSpotUnknownProperty) as err:
+        catalogue.check_writable(hs, "deals", ["dealstage", "meddicc_champion", "meddicc_metrics"])
+    assert err.value.properties == ["meddicc_champion", "meddicc_metrics"]
+    known = catalogue.properties(hs, "contacts")
+    before = hubspot_server.stats.requests
+    with pytest.raises(HubSpotUnknownProperty) as err:
+        catalogue.check_writable(hs, "contacts", ["lastmodifieddate"], known=known)
+    assert "read-only" in str(err.value) and hubspot_server.stats.requests == before
+
+
 def test_a_change_made_in_hubspot_after_the_review_is_a_conflict(hubspot_server, hs):
     portal = hubspot_server.portal
     ann = portal.seed("contacts", {"email": "ann@acme.com", "jobtitle": "VP Sales", "phone": "1"})

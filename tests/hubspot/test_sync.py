@@ -95,10 +95,14 @@ def test_read_records_leaves_out_unknown_and_archived(hubspot_server, hs):
     assert records[0].company_ids == (ids["acme"],)
 
 
-def test_full_read_skips_archived_records(hubspot_server, hs):
+def test_full_read_skips_archived_records_and_read_archived_lists_them(hubspot_server, hs):
+    from lib.hubspot import writes
+
     ids = seed_portal(hubspot_server.portal)
-    hubspot_server.portal.objects["contacts"][ids["contacts"][0]].archived = True
+    writes.archive(hs, "contacts", ids["contacts"][0])
     assert [r.id for r in mirror.read_all(hs, "contacts")] == ids["contacts"][1:]
+    archived = list(mirror.read_archived(hs, "contacts"))
+    assert [r.id for r in archived] == [ids["contacts"][0]] and archived[0].archived
 
 
 def test_search_filters_in_gt_neq_eq(hubspot_server, hs):
