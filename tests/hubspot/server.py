@@ -587,7 +587,7 @@ class HubSpotTestServer:
         kind = p["kind"]
         limit = min(int(request.query_params.get("limit", 10)), 100)
         after = int(request.query_params.get("after", 0) or 0)
-        archived = request.query_params.get("archived", "false") == "true"
+        archived = request.query_params.get("archived", "false").lower() == "true"  # the client sends True
         rows = [o for o in self.portal.objects[kind].values() if o.archived == archived]
         page = rows[after:after + limit]
         out: dict[str, Any] = {"results": [self.portal.shape(o, self._multi(request, "properties"),
