@@ -122,7 +122,7 @@ class HubSpotRetry(Retry):
                 window = _header_float(response.headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
                 if window:
                     wait = min(wait, window / 1000)
-        log.info("HubSpot rate limit: waiting %.2f s before retry %d", wait, len(self.history))
+        log.info("HubSpot: waiting %.2f s before retry %d", wait, len(self.history))
         self.clock.sleep(wait)
 
 

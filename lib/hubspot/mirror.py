@@ -73,12 +73,33 @@ def read_archived(hs: HubSpot, kind: str) -> Iterator[Record]:
 
 def read_changed(hs: HubSpot, kind: str, since: datetime, properties: Iterable[str] | None = None,
                  *, with_associations: bool = True) -> Iterator[Record]:
-    """Records of `kind` whose last-modified time is at or after `since`, oldest first."""
+    """Records of `kind` whose last-modified time is at or after `since`, oldest first.
+
+    Associations are fetched for up to 1,000 records at a time (the v4 batch read's size), so a
+    large change set costs one associations request per 5 search pages, not one per page."""
     props = list(properties or DEFAULT_PROPERTIES[kind])
+    if MODIFIED_PROPERTY[kind] not in props:
+        props.append(MODIFIED_PROPERTY[kind])
+    pending: list[Any] = []
+    for item in _search_since(hs, kind, since, props):
+        pending.append(item)
+        if len(pending) >= (ASSOC_BATCH if with_associations else 1):
+            yield from _with_links(hs, kind, pending, with_associations)
+            pending = []
+    yield from _with_links(hs, kind, pending, with_associations)
+
+
+def _with_links(hs: HubSpot, kind: str, items: list[Any], with_associations: bool) -> Iterator[Record]:
+    links = _batch_associations(hs, kind, [i.id for i in items]) if with_associations and items else {}
+    for item in items:
+        yield _record(kind, item, links.get(item.id, {}))
+
+
+def _search_since(hs: HubSpot, kind: str, since: datetime, props: list[str]) -> Iterator[Any]:
+    """The search's raw results, GTE `since` ascending; past the 10,000 cap it searches again from
+    the last timestamp seen, skipping the ids it already gave at that timestamp."""
     modified = MODIFIED_PROPERTY[kind]
-    if modified not in props:
-        props.append(modified)
-    seen_at_edge: set[str] = set()   # ids returned with the latest timestamp (a restart repeats them)
+    seen_at_edge: set[str] = set()
     edge: datetime | None = None
     start = since
     while True:
@@ -89,15 +110,14 @@ def read_changed(hs: HubSpot, kind: str, since: datetime, properties: Iterable[s
                 sorts=[{"propertyName": modified, "direction": "ASCENDING"}],
                 properties=props, limit=SEARCH_PAGE, after=str(offset))
             page = hs.call(kind, "search_api", "do_search", request, search=True)
-            fresh = [r for r in page.results if not (edge and _modified(kind, r) == edge and r.id in seen_at_edge)]
-            links = _batch_associations(hs, kind, [r.id for r in fresh]) if with_associations else {}
-            for item in fresh:
-                record = _record(kind, item, links.get(item.id, {}))
+            for item in page.results:
                 stamp = _modified(kind, item)
+                if stamp == edge and item.id in seen_at_edge:
+                    continue
                 if stamp != edge:
                     edge, seen_at_edge = stamp, set()
-                seen_at_edge.add(record.id)
-                yield record
+                seen_at_edge.add(item.id)
+                yield item
             after = page.paging.next.after if page.paging and page.paging.next else None
             if not after:
                 break

@@ -81,10 +81,13 @@ def test_incremental_pages_with_after_and_restarts_past_the_search_cap(hubspot_s
         if i % 7 == 0:
             hubspot_server.clock.advance(0.0005)  # some records share a millisecond
     since = hubspot_server.clock.start - timedelta(days=1)
-    records = list(mirror.read_changed(hs, "contacts", since, with_associations=False))
+    records = list(mirror.read_changed(hs, "contacts", since))
     assert len(records) == 1150 and len({r.id for r in records}) == 1150
     stamps = [r.updated_at for r in records]
     assert stamps == sorted(stamps)
+    # 200 per search page, restarted at the cap; associations read 1,000 ids at a time
+    assert hubspot_server.stats.by_route["POST assoc_batch_read"] == 2
+    assert hubspot_server.stats.by_route["POST search"] >= 6
 
 
 def test_read_records_leaves_out_unknown_and_archived(hubspot_server, hs):
