@@ -2,9 +2,11 @@
 
     client      connect(token, base_url) -> HubSpot: paced calls, the client's retries, our errors
     mirror      read_all / read_changed / read_records / sync: plain Records for the local mirror
-    writes      update_records, create_contact (+ company), update_deal_stage, create_note, archive
-    catalogue   pipelines / pipeline / suggest_stage_mapping, properties (the portal's fields)
+    writes      update_records, create_contact (+ company), associate, update_deal_stage, create_note,
+                archive (undo)
+    catalogue   pipelines / pipeline / suggest_stage_mapping, properties, check_writable
     conflicts   current_values (with timestamps) and conflicts against what a review showed
+    fields      Scribe's built-in fields <-> HubSpot's standard properties (both ways)
     models      the plain dataclasses all of the above return
     errors      HubSpotError and its kinds (subclasses of lib.errors.ScribeError)
 
