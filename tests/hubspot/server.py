@@ -457,7 +457,7 @@ class HubSpotTestServer:
             with self.portal.lock:
                 response = self._dispatch(request, fn, access, search, body)
             if self.journal is not None:
-                self.journal.append({"method": request.method, "path": request.url.path,
+                self.journal.append({"method": request.method, "path": request.url.path, "request": body,
                                      "status": response.status_code,
                                      "body": json.loads(response.body) if response.body else None})
             return response

@@ -7,10 +7,13 @@ journaled response must validate against its operation's response schema, and ev
 operation must have been answered successfully at least once, so the server cannot drift from
 HubSpot's shapes nor serve an endpoint the specs do not describe.
 
-Two documented relaxations of the specs, both HubSpot's real behaviour: a requested property that
-is not set comes back as null (the spec types property values as string), and error bodies carry
-`status`, `errorType`, `policyName` and `subCategory` besides the declared fields. Objects are
-otherwise checked strictly: a field the spec does not declare is an error.
+The request bodies lib.hubspot sends are checked too, against each operation's requestBody.
+
+Documented relaxations of the specs, each HubSpot's real behaviour: a requested property that is
+not set comes back as null (the spec types property values as string); error bodies carry
+`status`, `errorType`, `policyName` and `subCategory` besides the declared fields; a search's
+`sorts` items are objects {propertyName, direction}, as HubSpot's CRM search guide writes them
+(the spec says strings). Objects are otherwise checked strictly: an undeclared field is an error.
 """
 
 from __future__ import annotations
@@ -58,6 +61,11 @@ def _load():
             props = schema.get("properties", {})
             if props.get("properties", {}).get("additionalProperties", {}).get("type") == "string":
                 props["properties"]["additionalProperties"] = {"type": ["string", "null"]}
+        if "PublicObjectSearchRequest" in schemas:
+            schemas["PublicObjectSearchRequest"]["properties"]["sorts"]["items"] = {
+                "type": "object", "required": ["propertyName"], "additionalProperties": False,
+                "properties": {"propertyName": {"type": "string"},
+                               "direction": {"type": "string", "enum": ["ASCENDING", "DESCENDING"]}}}
         if "Error" in schemas:
             for extra in ERROR_EXTRAS:
                 schemas["Error"]["properties"].setdefault(extra, {"type": "string"})
@@ -173,13 +181,21 @@ def test_responses_match_hubspots_openapi_specs(make_server):
     journal = server.journal + scoped.journal
     statuses = {e["status"] for e in journal}
     assert {200, 201, 204, 207, 400, 401, 403, 404, 409, 429} <= statuses
-    problems, answered = [], set()
+    problems, answered, requests_checked = [], set(), 0
     for entry in journal:
         found = _operation(entry["method"], entry["path"])
         if found is None:
             problems.append(f"{entry['method']} {entry['path']}: no such operation in HubSpot's specs")
             continue
         method, _, template, uri, spec, op = found
+        request_schema = (op.get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema")
+        if request_schema and entry["request"] is not None:
+            escaped = template.replace("~", "~0").replace("/", "~1")
+            pointer = f"{uri}#/paths/{escaped}/{method.lower()}/requestBody/content/application~1json/schema"
+            checker = Draft7Validator({"$ref": pointer}, registry=REGISTRY)
+            requests_checked += 1
+            for error in checker.iter_errors(entry["request"]):
+                problems.append(f"request {method} {template} at {list(error.absolute_path)}: {error.message}")
         response, pointer = _schema_pointer(op, uri, spec, entry["status"])
         if entry["status"] < 300:
             answered.add((method, _generic(template)))
@@ -193,6 +209,7 @@ def test_responses_match_hubspots_openapi_specs(make_server):
         for error in validator.iter_errors(entry["body"]):
             problems.append(f"{method} {template} {entry['status']} at {list(error.absolute_path)}: {error.message}")
     assert not problems, "\n".join(problems[:30])
+    assert requests_checked >= 15
     kept = {(o[0], _generic(o[2])) for o in OPERATIONS}
     assert kept - answered == set(), "operations in the trimmed specs never answered by the scenario"
 
