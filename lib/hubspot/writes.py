@@ -135,9 +135,15 @@ def update_deal_stage(hs: HubSpot, deal_id: str, stage_id: str, pipeline: Pipeli
 
 
 def create_note(hs: HubSpot, body: str, timestamp: datetime, *, contact_ids: Iterable[str] = (),
-                company_ids: Iterable[str] = (), deal_ids: Iterable[str] = ()) -> str:
+                company_ids: Iterable[str] = (), deal_ids: Iterable[str] = (), known_id: str | None = None) -> str:
     """A note engagement (hs_note_body, hs_timestamp) associated to the given records in the same
-    request (associations v4 type ids); returns its id."""
+    request (associations v4 type ids); returns its id. `known_id`: the note an earlier try of this
+    change set created; if it is still there, it is returned and nothing is created."""
+    if known_id:
+        try:
+            return str(hs.call("notes", "basic_api", "get_by_id", str(known_id), properties=["hs_timestamp"]).id)
+        except HubSpotNotFound:
+            pass
     if timestamp.tzinfo is None:
         timestamp = timestamp.replace(tzinfo=UTC)
     associations = ([_association("notes", "contacts", i) for i in contact_ids]

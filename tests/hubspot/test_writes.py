@@ -121,6 +121,16 @@ def test_note_is_associated_to_contact_company_and_deal(hubspot_server, hs, port
     assert hubspot_server.stats.by_route == {"POST create_object": 1}  # one request, associations inline
 
 
+def test_a_retried_note_is_not_logged_twice(hubspot_server, hs, portal):
+    when = datetime(2026, 1, 4, tzinfo=UTC)
+    first = writes.create_note(hs, "n", when, contact_ids=[portal.ids["ann"]])
+    again = writes.create_note(hs, "n", when, contact_ids=[portal.ids["ann"]], known_id=first)
+    assert again == first and len(portal.objects["notes"]) == 1
+    writes.archive(hs, "notes", first)
+    third = writes.create_note(hs, "n", when, contact_ids=[portal.ids["ann"]], known_id=first)
+    assert third != first and len(portal.live("notes")) == 1
+
+
 def test_undo_restores_values_and_archives_what_was_created(hubspot_server, hs, portal):
     ann = portal.ids["ann"]
     writes.update_contacts(hs, {ann: {"jobtitle": "CRO", "phone": "+1 555 0100"}})
