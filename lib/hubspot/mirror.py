@@ -49,7 +49,7 @@ def read_all(hs: HubSpot, kind: str, properties: Iterable[str] | None = None) ->
             kwargs["after"] = after
         page = hs.call(kind, "basic_api", "get_page", **kwargs)
         for item in page.results:
-            yield _record(kind, item, _inline_associations(item))
+            yield to_record(kind, item, inline_associations(item))
         after = page.paging.next.after if page.paging and page.paging.next else None
         if not after:
             return
@@ -65,7 +65,7 @@ def read_archived(hs: HubSpot, kind: str) -> Iterator[Record]:
             kwargs["after"] = after
         page = hs.call(kind, "basic_api", "get_page", **kwargs)
         for item in page.results:
-            yield _record(kind, item, {})
+            yield to_record(kind, item, {})
         after = page.paging.next.after if page.paging and page.paging.next else None
         if not after:
             return
@@ -92,7 +92,7 @@ def read_changed(hs: HubSpot, kind: str, since: datetime, properties: Iterable[s
 def _with_links(hs: HubSpot, kind: str, items: list[Any], with_associations: bool) -> Iterator[Record]:
     links = _batch_associations(hs, kind, [i.id for i in items]) if with_associations and items else {}
     for item in items:
-        yield _record(kind, item, links.get(item.id, {}))
+        yield to_record(kind, item, links.get(item.id, {}))
 
 
 def _search_since(hs: HubSpot, kind: str, since: datetime, props: list[str]) -> Iterator[Any]:
@@ -164,7 +164,7 @@ def read_records(hs: HubSpot, kind: str, ids: Iterable[str], properties: Iterabl
                         properties=props, properties_with_history=[])
         response = hs.call(kind, "batch_api", "read", body)
         links = _batch_associations(hs, kind, [r.id for r in response.results]) if with_associations else {}
-        out += [_record(kind, item, links.get(item.id, {})) for item in response.results]
+        out += [to_record(kind, item, links.get(item.id, {})) for item in response.results]
     return out
 
 
@@ -182,7 +182,8 @@ def _batch_associations(hs: HubSpot, kind: str, ids: list[str]) -> dict[str, dic
     return links
 
 
-def _inline_associations(item: Any) -> dict[str, tuple[str, ...]]:
+def inline_associations(item: Any) -> dict[str, tuple[str, ...]]:
+    """The associated ids a list/get response carries inline, by kind."""
     out: dict[str, tuple[str, ...]] = {}
     for to_kind, collection in (getattr(item, "associations", None) or {}).items():
         ids = [a.id for a in collection.results]
@@ -190,7 +191,8 @@ def _inline_associations(item: Any) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def _record(kind: str, item: Any, associations: dict[str, tuple[str, ...]]) -> Record:
+def to_record(kind: str, item: Any, associations: dict[str, tuple[str, ...]]) -> Record:
+    """A client model (SimplePublicObject...) as a plain Record; timestamps in UTC."""
     return Record(kind=kind, id=str(item.id), properties=dict(item.properties or {}),
                   created_at=utc(item.created_at), updated_at=_modified(kind, item) or utc(item.updated_at),
                   archived=bool(item.archived), associations=associations)

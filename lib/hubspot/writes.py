@@ -14,7 +14,7 @@ from typing import Any
 
 from lib.hubspot.client import HubSpot
 from lib.hubspot.errors import HubSpotConflict, HubSpotNotFound, HubSpotPipelineMissing
-from lib.hubspot.mirror import _inline_associations, _record
+from lib.hubspot.mirror import inline_associations, to_record
 from lib.hubspot.models import ASSOCIATION_TYPE_IDS, DEFAULT_PROPERTIES, CreateResult, Pipeline, Record
 
 BATCH = 100  # the batch endpoints' maximum inputs
@@ -37,7 +37,7 @@ def update_records(hs: HubSpot, kind: str, updates: Mapping[str, Mapping[str, An
             missing = [i for e in errors for i in (e.context or {}).get("ids", [])]
             raise HubSpotNotFound(f"HubSpot could not update {kind} {', '.join(missing) or '(some ids)'}: "
                                   f"{errors[0].message}", status=207, category=errors[0].category)
-        out += [_record(kind, r, {}) for r in response.results]
+        out += [to_record(kind, r, {}) for r in response.results]
     return out
 
 
@@ -53,7 +53,7 @@ def find_contact_by_email(hs: HubSpot, email: str) -> Record | None:
                        properties=list(DEFAULT_PROPERTIES["contacts"]), associations=["companies"])
     except HubSpotNotFound:
         return None
-    return _record("contacts", item, _inline_associations(item))
+    return to_record("contacts", item, inline_associations(item))
 
 
 def find_company(hs: HubSpot, *, name: str | None = None, domain: str | None = None) -> Record | None:
@@ -67,7 +67,7 @@ def find_company(hs: HubSpot, *, name: str | None = None, domain: str | None = N
             sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}])
         page = hs.call("companies", "search_api", "do_search", request, search=True)
         if page.results:
-            return _record("companies", page.results[0], {})
+            return to_record("companies", page.results[0], {})
     return None
 
 
