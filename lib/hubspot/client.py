@@ -108,7 +108,7 @@ class HubSpotRetry(Retry):
         return retry
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
-        if response is not None and response.status == 429 and _daily_spent(response.headers):
+        if response is not None and response.status == 429 and _daily_spent(response):
             # Spent for the day: return the 429 as it is (raise_on_status=False makes urllib3 do so).
             raise urllib3.exceptions.MaxRetryError(_pool, url, "HubSpot daily limit reached")
         return super().increment(method, url, response, error, _pool, _stacktrace)
@@ -126,8 +126,16 @@ class HubSpotRetry(Retry):
         self.clock.sleep(wait)
 
 
-def _daily_spent(headers: Any) -> bool:
-    return headers.get("X-HubSpot-RateLimit-Daily-Remaining") == "0"
+def _daily_spent(response: Any) -> bool:
+    """A 429 for the daily limit: the header says 0 left, or (search endpoints and OAuth apps get no
+    such header) the body's policyName is DAILY. The client preloads bodies, so reading it here
+    leaves it in place for the error that follows."""
+    if response.headers.get("X-HubSpot-RateLimit-Daily-Remaining") == "0":
+        return True
+    try:
+        return _json_body(response.data).get("policyName") == "DAILY"
+    except (AttributeError, ValueError, urllib3.exceptions.HTTPError):
+        return False
 
 
 def _header_float(headers: Any, name: str) -> float | None:

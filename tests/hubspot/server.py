@@ -536,7 +536,7 @@ class HubSpotTestServer:
             self.stats.daily_limited += 1
             raise ApiError(429, "You have reached your daily limit.", "RATE_LIMITS", extra={
                 "errorType": "RATE_LIMIT", "policyName": "DAILY",
-                "_headers": self._limit_headers(0, lim.burst_per_10s or 0)})
+                "_headers": {} if search else self._limit_headers(0, lim.burst_per_10s or 0)})
         if search:
             while self._search and now - self._search[0] >= 1.0:
                 self._search.popleft()

@@ -87,6 +87,18 @@ def test_daily_limit_is_not_retried_and_says_so(make_server):
     assert hs.call("contacts", "basic_api", "get_by_id", ids[0]).id == ids[0]
 
 
+def test_daily_limit_on_search_is_not_retried_without_headers(make_server):
+    """Search responses carry no X-HubSpot-RateLimit-* headers: the body's policyName decides."""
+    server = make_server(limits=Limits(daily=1))
+    seed(server.portal, 2)
+    hs = connect(TOKEN, server.base_url, clock=server.clock)
+    since = server.clock.start - timedelta(days=1)
+    assert len(list(mirror.read_changed(hs, "contacts", since, with_associations=False))) == 2
+    with pytest.raises(HubSpotDailyLimit):
+        list(mirror.read_changed(hs, "contacts", since, with_associations=False))
+    assert server.stats.daily_limited == 1 and server.clock.slept < 1
+
+
 def test_the_server_sends_hubspots_rate_limit_headers(make_server):
     """The server's side of the contract (checked with plain urllib3, not the client)."""
     import urllib3
