@@ -30,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lib.hubspot import connect, mirror  # noqa: E402
-from lib.hubspot.mirror import ASSOC_BATCH, LIST_PAGE, SEARCH_PAGE  # noqa: E402
+from lib.crm.hubspot import connect, mirror  # noqa: E402
+from lib.crm.hubspot.mirror import ASSOC_BATCH, LIST_PAGE, SEARCH_PAGE  # noqa: E402
 from tests.hubspot.server import HubSpotTestServer, Limits, VirtualClock  # noqa: E402
 
 # HubSpot's documented limits for private apps (usage-guidelines page, "Increasing our API limits"

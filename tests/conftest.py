@@ -8,7 +8,7 @@ import pytest
 
 pytest_plugins = ["lib.sandbox.testing"]
 
-TIERS = ("unit", "sandbox", "app", "browser", "live")
+TIERS = ("unit", "sandbox", "hubspot", "app", "browser", "live")
 SECRET_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL", "ANTHROPIC_ADMIN_KEY")
 
 

@@ -1,4 +1,4 @@
-"""Identity and roles: who is calling, what they may see and do. Imports nothing from lib/ but lib.errors.
+"""Identity and roles: who is calling, what they may see and do. Imports nothing from lib/ but lib.core.errors.
 
     config       check_auth_section(secrets) -> AuthConfig | None   ([auth] of secrets.toml);
                  require_readable_secrets(paths)                    (a broken file fails closed)

@@ -13,7 +13,7 @@ caller may not see.
 
 from __future__ import annotations
 
-from lib.errors import ScribeError
+from lib.core.errors import ScribeError
 
 
 class AuthError(ScribeError):

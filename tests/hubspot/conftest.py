@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from lib.hubspot import HubSpot, connect
+from lib.crm.hubspot import HubSpot, connect
 from tests.hubspot.server import HubSpotTestServer, Limits, VirtualClock
 
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
@@ -47,7 +47,7 @@ def hubspot_server(make_server) -> HubSpotTestServer:
 
 @pytest.fixture
 def hs(hubspot_server: HubSpotTestServer) -> HubSpot:
-    """The official client, through lib.hubspot, against the test server (paced on its clock)."""
+    """The official client, through lib.crm.hubspot, against the test server (paced on its clock)."""
     return connect(TOKEN, hubspot_server.base_url, clock=hubspot_server.clock)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from lib.hubspot import catalogue, conflicts, writes
+from lib.crm.hubspot import catalogue, conflicts, writes
 
 # Scribe's stages (lib.schemas.STAGES; spelled out so this package's tests survive the regrouping)
 STAGES = ["lead", "qualified", "demo", "proposal", "negotiation", "closed_won", "closed_lost"]
@@ -41,7 +41,7 @@ def test_properties_for_the_field_catalogue(hubspot_server, hs):
 def test_check_writable_names_every_missing_or_read_only_property(hubspot_server, hs):
     import pytest
 
-    from lib.hubspot.errors import HubSpotUnknownProperty
+    from lib.crm.hubspot.errors import HubSpotUnknownProperty
 
     catalogue.check_writable(hs, "contacts", ["jobtitle", "phone"])
     with pytest.raises(HubSpotUnknownProperty) as err:
@@ -88,4 +88,4 @@ def test_lib_hubspot_imports_nothing_from_lib_but_errors():
                 [a.name for a in node.names] if isinstance(node, ast.Import) else [])
             for name in names:
                 if name == "lib" or name.startswith("lib."):
-                    assert name == "lib.errors" or name.startswith("lib.hubspot"), f"{path.name} imports {name}"
+                    assert name == "lib.core.errors" or name.startswith("lib.crm.hubspot"), f"{path.name} imports {name}"

@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from lib.errors import ScribeError
-from lib.hubspot import catalogue, connect, mirror, writes
-from lib.hubspot.errors import (
+from lib.core.errors import ScribeError
+from lib.crm.hubspot import catalogue, connect, mirror, writes
+from lib.crm.hubspot.errors import (
     HubSpotAuthFailed,
     HubSpotError,
     HubSpotInvalidValue,

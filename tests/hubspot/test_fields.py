@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lib.hubspot import catalogue, fields, mirror, writes
-from lib.hubspot.errors import HubSpotPipelineMissing
+from lib.crm.hubspot import catalogue, fields, mirror, writes
+from lib.crm.hubspot.errors import HubSpotPipelineMissing
 
 STAGES = ["lead", "qualified", "demo", "proposal", "negotiation", "closed_won", "closed_lost"]
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from lib.hubspot import connect, mirror
-from lib.hubspot.errors import HubSpotDailyLimit, HubSpotRateLimited
+from lib.crm.hubspot import connect, mirror
+from lib.crm.hubspot.errors import HubSpotDailyLimit, HubSpotRateLimited
 from tests.hubspot.conftest import TOKEN
 from tests.hubspot.server import Limits, VirtualClock
 

@@ -7,7 +7,7 @@ journaled response must validate against its operation's response schema, and ev
 operation must have been answered successfully at least once, so the server cannot drift from
 HubSpot's shapes nor serve an endpoint the specs do not describe.
 
-The request bodies lib.hubspot sends are checked too, against each operation's requestBody.
+The request bodies lib.crm.hubspot sends are checked too, against each operation's requestBody.
 
 Documented relaxations of the specs, each HubSpot's real behaviour: a requested property that is
 not set comes back as null (the spec types property values as string); error bodies carry
@@ -28,8 +28,8 @@ from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-from lib.hubspot import catalogue, conflicts, connect, mirror, writes
-from lib.hubspot.errors import HubSpotError
+from lib.crm.hubspot import catalogue, conflicts, connect, mirror, writes
+from lib.crm.hubspot.errors import HubSpotError
 from tests.hubspot.conftest import TOKEN
 from tests.hubspot.server import Limits
 

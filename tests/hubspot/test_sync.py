@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from lib.hubspot import SyncCursor, mirror
+from lib.crm.hubspot import SyncCursor, mirror
 
 
 def seed_portal(portal, contacts=3):
@@ -99,7 +99,7 @@ def test_read_records_leaves_out_unknown_and_archived(hubspot_server, hs):
 
 
 def test_full_read_skips_archived_records_and_read_archived_lists_them(hubspot_server, hs):
-    from lib.hubspot import writes
+    from lib.crm.hubspot import writes
 
     ids = seed_portal(hubspot_server.portal)
     writes.archive(hs, "contacts", ids["contacts"][0])

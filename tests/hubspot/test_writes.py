@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from lib.hubspot import catalogue, mirror, writes
-from lib.hubspot.errors import HubSpotNotFound, HubSpotPipelineMissing, HubSpotUnknownProperty
+from lib.crm.hubspot import catalogue, mirror, writes
+from lib.crm.hubspot.errors import HubSpotNotFound, HubSpotPipelineMissing, HubSpotUnknownProperty
 
 
 @pytest.fixture

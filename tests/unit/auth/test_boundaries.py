@@ -1,4 +1,4 @@
-"""lib/auth is a leaf: it imports nothing from lib/ but lib.errors, and never streamlit or plotly."""
+"""lib/auth is a leaf: it imports nothing from lib/ but lib.core.errors, and never streamlit or plotly."""
 
 import ast
 from pathlib import Path
@@ -24,4 +24,4 @@ def test_lib_auth_imports_only_itself_lib_errors_and_the_standard_library():
             top = name.split(".")[0]
             assert top not in ("streamlit", "plotly", "anthropic"), (path.name, name)
             if top == "lib":
-                assert name == "lib.errors" or name.startswith("lib.auth"), (path.name, name)
+                assert name == "lib.core.errors" or name.startswith("lib.auth"), (path.name, name)

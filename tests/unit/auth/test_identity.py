@@ -16,7 +16,7 @@ from lib.auth import (
     local_identity,
     resolve_identity,
 )
-from lib.errors import ScribeError
+from lib.core.errors import ScribeError
 
 RULES = RoleRules.parse(admin_emails="ana@acme.com", manager_emails="@leads.acme.com",
                         role_groups="scribe-managers=manager")

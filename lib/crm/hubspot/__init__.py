@@ -8,13 +8,13 @@
     conflicts   current_values (with timestamps) and conflicts against what a review showed
     fields      Scribe's built-in fields <-> HubSpot's standard properties (both ways)
     models      the plain dataclasses all of the above return
-    errors      HubSpotError and its kinds (subclasses of lib.errors.ScribeError)
+    errors      HubSpotError and its kinds (subclasses of lib.core.errors.ScribeError)
 
-Imports nothing from lib/ but lib.errors, so it can move under lib/crm/ unchanged.
+Imports nothing from lib/ but lib.core.errors, so it can move under lib/crm/ unchanged.
 """
 
-from lib.hubspot.client import DEFAULT_BASE_URL, HubSpot, HubSpotRetry, RealClock, connect
-from lib.hubspot.models import (
+from lib.crm.hubspot.client import DEFAULT_BASE_URL, HubSpot, HubSpotRetry, RealClock, connect
+from lib.crm.hubspot.models import (
     Conflict,
     CreateResult,
     Pipeline,

@@ -2,7 +2,7 @@
 
 `connect(access_token, base_url)` gives a `HubSpot`: it hands out the client's API objects (built
 once each, so each keeps its connection pool), paces calls under HubSpot's documented limits, and
-turns every failure into a `lib.hubspot.errors` error. Retries are the client's own: urllib3's
+turns every failure into a `lib.crm.hubspot.errors` error. Retries are the client's own: urllib3's
 `Retry`, which the client accepts as `retry=`, extended to read HubSpot's `X-HubSpot-RateLimit-*`
 headers and to stop at once when the daily limit is spent (a retry would only burn more of it).
 
@@ -34,7 +34,7 @@ import hubspot.crm.properties.exceptions as _properties_exc
 import urllib3
 from urllib3.util.retry import Retry
 
-from lib.hubspot.errors import (
+from lib.crm.hubspot.errors import (
     HubSpotAuthFailed,
     HubSpotConflict,
     HubSpotDailyLimit,

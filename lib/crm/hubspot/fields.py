@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lib.hubspot.errors import HubSpotPipelineMissing
-from lib.hubspot.models import Record
+from lib.crm.hubspot.errors import HubSpotPipelineMissing
+from lib.crm.hubspot.models import Record
 
 CONTACT_PROPERTIES = {"email": "email", "phone": "phone", "title": "jobtitle"}
 DEAL_PROPERTIES = {"amount": "amount", "next_step": "hs_next_step"}

@@ -1,6 +1,6 @@
-"""HubSpot's failures as Scribe's domain errors; `lib.hubspot.client` raises only these.
+"""HubSpot's failures as Scribe's domain errors; `lib.crm.hubspot.client` raises only these.
 
-    ScribeError (lib.errors)
+    ScribeError (lib.core.errors)
     └── HubSpotError                 a call to HubSpot failed; `.status` the HTTP status (0: no answer)
         ├── HubSpotAuthFailed            401: the access token is wrong, expired or revoked
         ├── HubSpotMissingScopes         403 MISSING_SCOPES: `.scopes` names what the private app lacks
@@ -19,7 +19,7 @@ Messages never contain the access token: they are built from HubSpot's JSON erro
 
 from __future__ import annotations
 
-from lib.errors import ScribeError
+from lib.core.errors import ScribeError
 
 
 class HubSpotError(ScribeError):

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lib.hubspot.client import HubSpot
-from lib.hubspot.models import (
+from lib.crm.hubspot.client import HubSpot
+from lib.crm.hubspot.models import (
     ASSOCIATED,
     DEFAULT_PROPERTIES,
     KINDS,

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from lib.hubspot.client import HubSpot
-from lib.hubspot.mirror import utc
-from lib.hubspot.models import Conflict, PropertyValue
+from lib.crm.hubspot.client import HubSpot
+from lib.crm.hubspot.mirror import utc
+from lib.crm.hubspot.models import Conflict, PropertyValue
 
 HISTORY_BATCH = 50  # HubSpot's batch read takes at most 50 ids when property history is asked for
 

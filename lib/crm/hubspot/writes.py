@@ -12,10 +12,10 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from lib.hubspot.client import HubSpot
-from lib.hubspot.errors import HubSpotConflict, HubSpotNotFound, HubSpotPipelineMissing
-from lib.hubspot.mirror import inline_associations, to_record
-from lib.hubspot.models import ASSOCIATION_TYPE_IDS, DEFAULT_PROPERTIES, CreateResult, Pipeline, Record
+from lib.crm.hubspot.client import HubSpot
+from lib.crm.hubspot.errors import HubSpotConflict, HubSpotNotFound, HubSpotPipelineMissing
+from lib.crm.hubspot.mirror import inline_associations, to_record
+from lib.crm.hubspot.models import ASSOCIATION_TYPE_IDS, DEFAULT_PROPERTIES, CreateResult, Pipeline, Record
 
 BATCH = 100  # the batch endpoints' maximum inputs
 

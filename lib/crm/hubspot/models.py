@@ -1,4 +1,4 @@
-"""Plain values that come out of lib.hubspot: no client model ever leaves the package."""
+"""Plain values that come out of lib.crm.hubspot: no client model ever leaves the package."""
 
 from __future__ import annotations
 

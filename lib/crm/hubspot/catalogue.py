@@ -10,9 +10,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from lib.hubspot.client import HubSpot
-from lib.hubspot.errors import HubSpotNotFound, HubSpotPipelineMissing, HubSpotUnknownProperty
-from lib.hubspot.models import Pipeline, PropertyDef, Stage
+from lib.crm.hubspot.client import HubSpot
+from lib.crm.hubspot.errors import HubSpotNotFound, HubSpotPipelineMissing, HubSpotUnknownProperty
+from lib.crm.hubspot.models import Pipeline, PropertyDef, Stage
 
 # HubSpot's default sales pipeline stage ids, as every new portal has them.
 DEFAULT_STAGE_GUESS = {
