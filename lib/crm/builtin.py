@@ -103,12 +103,15 @@ class BuiltinCrm:
 
     def search_contacts(self, query: str = "", limit: int = 50) -> list[Contact]:
         """Contacts whose name, email, company or title contains the query (case-insensitive)."""
-        like = f"%{query.strip().lower()}%"
+        # % and _ typed by a person are letters, not wildcards
+        escaped = query.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{escaped}%"
         return self._rows(
             Contact,
             f"""{_CONTACT_SELECT}
-               WHERE NOT c.archived AND (lower(c.name) LIKE ? OR lower(coalesce(c.email, '')) LIKE ?
-                     OR lower(coalesce(co.name, '')) LIKE ? OR lower(coalesce(c.title, '')) LIKE ?)
+               WHERE NOT c.archived AND (lower(c.name) LIKE ? ESCAPE '\\' OR lower(coalesce(c.email, '')) LIKE ? ESCAPE '\\'
+                     OR lower(coalesce(co.name, '')) LIKE ? ESCAPE '\\'
+                     OR lower(coalesce(c.title, '')) LIKE ? ESCAPE '\\')
                ORDER BY c.name, c.id LIMIT ?""",
             [like, like, like, like, limit])
 

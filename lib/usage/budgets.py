@@ -37,7 +37,7 @@ import duckdb
 from lib.core.db import Database
 from lib.core.errors import BudgetExceeded
 from lib.core.models import LADDER, model_table
-from lib.core.settings import Settings, load_settings
+from lib.core.settings import FEATURES, Settings, load_settings
 from lib.usage import pricing
 from lib.usage.queries import UsageQueries
 from lib.usage.queries import format_usd as usd
@@ -147,6 +147,8 @@ def validate(scope: str, subject: str, period: str, limit_usd: Decimal | str | i
     subject = "" if scope == "team" else (subject or "").strip()
     if scope != "team" and not subject:
         raise ValueError(f"a {scope} budget needs the {scope}'s name")
+    if scope == "feature" and subject not in FEATURES:
+        raise ValueError(f"there is no feature {subject!r}; features: {', '.join(FEATURES)}")
     limit = Decimal(str(limit_usd))
     if not limit.is_finite() or limit < 0:
         raise ValueError("the limit must be a positive number of dollars")

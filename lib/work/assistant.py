@@ -30,7 +30,7 @@ from typing import Any
 
 from lib.claude import prompts
 from lib.claude.gateway import CallResult, Gateway
-from lib.core.errors import ClaudeError, InputRejected, ScribeError
+from lib.core.errors import BudgetExceeded, ClaudeError, InputRejected, ScribeError
 from lib.crm.records import FieldName
 from lib.work.assistant_tools import PROPOSE_CHANGE, CrmTools
 from lib.work.conversations import SCRIBE_NOTE, CallUsage, Conversation, ConversationStore, Proposal, Turn
@@ -131,7 +131,11 @@ class Assistant:
             turn.memory_note = self.fit_context(conv, turn.messages)
             try:
                 self._loop(conv, turn)
-            except ScribeError as err:  # a failed call (or a budget block): shown with the turn
+            except BudgetExceeded as err:
+                if not turn.calls:  # refused before anything was asked: nothing to keep as a conversation
+                    raise
+                turn.error = err
+            except ScribeError as err:  # a failed call: shown with the turn
                 turn.error = err
             close_turn(turn, turn.notice or (f"No answer: {turn.error.message}" if turn.error else "No answer."))
             conv.turns.append(turn)

@@ -42,10 +42,29 @@ def note_date_of(note: str) -> date | None:
         return None
 
 
+_SEPARATOR = re.compile(r"^\s*-{3,}\s*$", flags=re.MULTILINE)
+_QUOTED_MESSAGE = re.compile(r"^(?:(?:from|to|cc|sent|subject):.*|.*(?:original|forwarded) message.*)$", re.IGNORECASE)
+_STARTS_A_NOTE = re.compile(r"^date:", re.IGNORECASE)
+
+
 def split_notes(text: str) -> list[str]:
-    """Several notes pasted at once, separated by a line of three or more dashes."""
-    parts = re.split(r"^\s*-{3,}\s*$", text or "", flags=re.MULTILINE)
-    return [p.strip() for p in parts if p.strip()]
+    """Several notes pasted at once, separated by a line of three or more dashes.
+
+    A note may hold dashes of its own: a forwarded or quoted email between two dash lines (its first
+    line a mail header: From:, To:, Subject:, "Forwarded message") stays in the note around it, and so
+    does the text after it, unless that text starts a note of its own with a "Date:" line."""
+    notes: list[str] = []
+    continues = False  # the part after a quoted email belongs to the same note
+    for part in (p.strip() for p in _SEPARATOR.split(text or "")):
+        if not part:
+            continue
+        quoted = _QUOTED_MESSAGE.match(part.splitlines()[0]) is not None
+        if notes and (quoted or (continues and not _STARTS_A_NOTE.match(part))):
+            notes[-1] += "\n---\n" + part
+        else:
+            notes.append(part)
+        continues = quoted
+    return notes
 
 
 def notes_from_file(name: str, text: str) -> list[str]:

@@ -86,6 +86,16 @@ def start_app(tmp_path: Path, base_url: str | None, extra_env: dict[str, str] | 
     raise RuntimeError(f"streamlit did not start in 60 s:\n{app.log()}")
 
 
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """Where a test saves its screenshot: a temporary folder, so a test run never rewrites tracked files.
+    The README's pictures are taken on purpose: `SCRIBE_SCREENSHOT_DIR=docs pytest tests/browser`."""
+    chosen = os.environ.get("SCRIBE_SCREENSHOT_DIR")
+    folder = Path(chosen) if chosen else tmp_path / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):

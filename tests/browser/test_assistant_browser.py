@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 QUESTION = "What is the last activity for john.smith@acme.com?"
 
 
-def test_the_last_activity_for_an_email_is_looked_up_and_the_call_shown(page, streamlit_app, browser_sandbox):
+def test_the_last_activity_for_an_email_is_looked_up_and_the_call_shown(page, streamlit_app, browser_sandbox, screenshots):
     page.get_by_role("link", name="Assistant").click()
     chat = page.get_by_placeholder("Ask about a contact, a deal or the pipeline…")
     chat.fill(QUESTION)
@@ -30,7 +30,7 @@ def test_the_last_activity_for_an_email_is_looked_up_and_the_call_shown(page, st
     assert "2 call(s)" in text and "cache read" in text and "Sandbox output" in text
     expect(page.get_by_test_id("stMetricValue")).not_to_have_text("$0.00")  # the run has ended: spend counted
     page.set_viewport_size({"width": 1400, "height": 1400})
-    page.screenshot(path=str(ROOT / "docs" / "assistant.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "assistant.png"), full_page=True)
 
     streamlit_app.stop()
     rows = UsageLog(open_database(streamlit_app.db_path)).recent().sort_values("id")

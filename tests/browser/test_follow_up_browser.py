@@ -19,7 +19,7 @@ def output_tokens(sandbox) -> int:
     return sandbox.stats()["tokens"]["output"]
 
 
-def test_the_draft_streams_in_then_is_editable_and_logged(page, streamlit_app, browser_sandbox):
+def test_the_draft_streams_in_then_is_editable_and_logged(page, streamlit_app, browser_sandbox, screenshots):
     browser_sandbox.configure(tokens_per_s=15)  # a short email: slow enough to be seen arriving on a busy machine
     page.get_by_role("link", name="Follow-up").click()
     page.get_by_role("textbox", name="Find a contact").fill("john.smith@acme")
@@ -47,7 +47,7 @@ def test_the_draft_streams_in_then_is_editable_and_logged(page, streamlit_app, b
     page.get_by_role("button", name="Log as sent").click()
     page.get_by_text("Logged as interaction").wait_for()
     page.set_viewport_size({"width": 1400, "height": 1500})
-    page.screenshot(path=str(ROOT / "docs" / "follow_up.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "follow_up.png"), full_page=True)
 
     streamlit_app.stop()  # DuckDB admits one process: let the app go before reading its file
     db = open_database(streamlit_app.db_path)

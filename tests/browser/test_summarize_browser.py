@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTE = (ROOT / "data" / "notes" / "01_acme_demo.txt").read_text()
 
 
-def test_summary_streams_into_the_page_and_is_logged(page, streamlit_app, browser_sandbox):
+def test_summary_streams_into_the_page_and_is_logged(page, streamlit_app, browser_sandbox, screenshots):
     page.get_by_role("textbox", name="Call note").fill(NOTE)
     page.get_by_role("button", name="Summarize", exact=True).click()
 
@@ -33,10 +33,8 @@ def test_summary_streams_into_the_page_and_is_logged(page, streamlit_app, browse
     page.get_by_text("Simulated spend today").wait_for()  # the run has finished: the sidebar counts it
     spend = page.get_by_test_id("stMetricValue").inner_text()
     assert spend.startswith("$0.0") and spend != "$0.00"
-    docs = ROOT / "docs"
-    docs.mkdir(exist_ok=True)
     page.set_viewport_size({"width": 1400, "height": 1700})
-    page.screenshot(path=str(docs / "summarize.png"))
+    page.screenshot(path=str(screenshots / "summarize.png"))
 
     streamlit_app.stop()  # DuckDB admits one process: let the app go before reading its file
     rows = UsageLog(open_database(streamlit_app.db_path)).recent()
