@@ -3,7 +3,7 @@
 Values are chosen by property name (email, phone, name, company, title, amount, *_date, next_step,
 summary, confidence, evidence, ...) from extract.Note. An array of objects with a name-like property gets
 one item per person in the text. Missing values become null where the schema allows it, else a plausible
-empty value ("" / 0 / false / the first enum value).
+empty value ("" / 0 / false / the first enum value). A last pass (schema_conform) enforces the bounds.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 from .dates import all_dates
 from .extract import AMOUNT_RE, EMAIL_RE, Fact, Note, Person, amount_value, phones
+from .schema_conform import conform
 
 MISSING = object()
 
@@ -67,7 +68,8 @@ class SchemaFiller:
 
     def fill(self) -> Any:
         value = self._value(self.root, "", None, 0)
-        return self._default(self.root, 0) if value is MISSING else value
+        value = self._default(self.root, 0) if value is MISSING else value
+        return conform(value, self.root, self._resolve, self._default)
 
     # --- schema plumbing ----------------------------------------------------------------------------
     def _resolve(self, schema: Any, depth: int) -> dict[str, Any]:
