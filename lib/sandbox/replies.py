@@ -28,6 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .extract import Note
+from .layout import instructions_of, read_layout
 from .schema_fill import fill_schema
 from .text_gen import (
     ToolOutcome,
@@ -235,8 +236,9 @@ def _outcomes(req: MessagesRequest, results: list[dict[str, Any]]) -> list[ToolO
 def builtin_reply(req: MessagesRequest, today: date) -> Reply:
     """Content built from the request: forced tool call, structured JSON, tool call, tool answer, or text."""
     text, results = last_user(req)
-    # The task is the last system block: stable preambles come first (that is what gets cached),
-    # so a house guide that merely mentions emails must not turn a summary request into an email.
+    # The task is the last system block: stable preambles come first (that is what gets cached), so a
+    # house guide that merely mentions emails must not turn a summary request into an email. What kind of
+    # text to write is read from the form of the instructions (layout.py), never from a product's phrases.
     system = req.system[-1].get("text", "") if req.system else ""
     forced = (req.tool_choice or {}).get("type") in ("any", "tool")
     calls = plan_calls(req.tools, req.tool_choice, text, bool(results), today)
@@ -264,10 +266,11 @@ def builtin_reply(req: MessagesRequest, today: date) -> Reply:
         plan = "answer from the tool results"
     else:
         note = Note(text, today)
-        if wants_email(text, system):
-            body, plan = follow_up_email(note, text), "draft a short follow-up email"
-        elif is_note(text, system):
-            body, plan = summary(note), "summarise the note"
+        layout = read_layout(instructions_of(system, text))
+        if wants_email(layout):
+            body, plan = follow_up_email(note, text, layout), "draft a short follow-up email"
+        elif is_note(text, layout):
+            body, plan = summary(note, layout), "summarise the note"
         else:
             body, plan = generic_answer(text), "give a brief answer"
         blocks.append(ReplyBlock(type="text", text=body))
