@@ -1,4 +1,5 @@
-"""The Admin API's cost report, billed the sandbox's own way: GET /v1/organizations/cost_report.
+"""The Admin API: the cost report, billed the sandbox's own way (GET /v1/organizations/cost_report), and the
+Rate Limits API (GET /v1/organizations/rate_limits: the configured buckets).
 
 The simulator keeps a ledger of what it billed: tokens per UTC day (of its clock), model, service
 tier, context window and token type, recorded when a Messages request finishes (its output is the
@@ -23,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from . import catalogue
 from .clock import to_datetime
 from .errors import ApiError, invalid
 from .ledger import PRICES, TOKEN_LABELS, Ledger, Price  # noqa: F401  (re-exported)
@@ -104,8 +106,71 @@ def cost_report(sim: Simulator, params: Any) -> dict[str, Any]:
     return {"data": data, "has_more": more, "next_page": next_page}
 
 
+# -- the Rate Limits API: GET /v1/organizations/rate_limits --------------------------------------------------
+# Shape: SDK 2.14 types/organization/organization_rate_limit.py (entries {type: "rate_limit", id, group {id, type,
+# display_name?}, limits [{type, value}], models}), paginated as SyncPageCursor {data, next_page}; query
+# group_type, model (404 when no entry holds it), limit 1-1000 (omitted: everything in one page), page. Limiter
+# type names from the SDK's docstring ("requests_per_minute", "input_tokens_per_minute_cache_aware"); the
+# output one follows the same pattern. The sandbox's buckets are per key for every model at once (README:
+# "not per model class"), so it reports one model group holding every model, plus the Token Count API group.
+GROUP_TYPES = ("batch", "files", "model_group", "skills", "token_count", "web_search")
+MODEL_GROUP_ID = "rlg_01SandboxAllModels0000000"
+TOKEN_COUNT_GROUP_ID = "rlg_01SandboxTokenCount00000"
+
+
+def rate_limit_entries(sim: Simulator) -> list[dict[str, Any]]:
+    c = sim.config
+    return [
+        {"type": "rate_limit", "id": "rl_01SandboxMessages000000000",
+         "group": {"type": "model_group", "id": MODEL_GROUP_ID,
+                   "display_name": "Claude (all models; the sandbox shares one bucket per key)"},
+         "limits": [{"type": "requests_per_minute", "value": c.rpm},
+                    {"type": "input_tokens_per_minute_cache_aware", "value": c.itpm},
+                    {"type": "output_tokens_per_minute", "value": c.otpm}],
+         "models": [m.id for m in catalogue.LISTED]},
+        {"type": "rate_limit", "id": "rl_01SandboxTokenCount0000000",
+         "group": {"type": "token_count", "id": TOKEN_COUNT_GROUP_ID},
+         "limits": [{"type": "requests_per_minute", "value": c.count_tokens_rpm}],
+         "models": None},
+    ]
+
+
+def rate_limits(sim: Simulator, params: Any) -> dict[str, Any]:
+    entries = rate_limit_entries(sim)
+    group_type = params.get("group_type")
+    if group_type is not None:
+        if group_type not in GROUP_TYPES:
+            raise invalid(f"group_type: Input should be {', '.join(repr(g) for g in GROUP_TYPES)}")
+        entries = [e for e in entries if e["group"]["type"] == group_type]
+    model = params.get("model")
+    if model is not None:
+        entries = [e for e in entries if model in (e["models"] or [])]
+        if not entries:
+            raise ApiError(404, f"model: {model} has no rate limits for this organization")
+    start = 0
+    page = params.get("page")
+    if page:
+        if not (page.startswith("rlpage_") and page[7:].isdigit()):
+            raise invalid("page: not a cursor from this endpoint")
+        start = int(page[7:])
+    raw_limit = params.get("limit")
+    if raw_limit is None:
+        return {"data": entries[start:], "next_page": None}
+    if not str(raw_limit).isdigit() or not 1 <= int(raw_limit) <= 1000:
+        raise invalid("limit: Input should be an integer between 1 and 1000")
+    end = start + int(raw_limit)
+    return {"data": entries[start:end], "next_page": f"rlpage_{end}" if end < len(entries) else None}
+
+
 def admin_routes(sim: Simulator) -> list[Route]:
     """The Admin API routes the sandbox serves."""
+
+    async def get_rate_limits(request: Request) -> Response:
+        _admin_key(request, sim)
+        body = rate_limits(sim, request.query_params)
+        if request.state.journal:
+            request.state.journal["decision"] = "ok"
+        return JSONResponse(body)
 
     async def get_cost_report(request: Request) -> Response:
         _admin_key(request, sim)
@@ -114,4 +179,5 @@ def admin_routes(sim: Simulator) -> list[Route]:
             request.state.journal["decision"] = "ok"
         return JSONResponse(body)
 
-    return [Route("/v1/organizations/cost_report", get_cost_report, methods=["GET"])]
+    return [Route("/v1/organizations/cost_report", get_cost_report, methods=["GET"]),
+            Route("/v1/organizations/rate_limits", get_rate_limits, methods=["GET"])]
