@@ -288,10 +288,9 @@ GENERIC = (
             "the result before the next one."),
     ("good", "A good approach to {s}: be clear about the goal, keep it short and specific, and ask before you "
              "assume."),
-    ("what", "{S} depends on the context; the usual starting point is what is already agreed and what is "
-             "still open."),
+    ("what", "About {s}: it depends on the context; the usual starting point is what is already agreed and "
+             "what is still open."),
     ("yesno", "It depends on the details: if what you know so far supports it, yes; if not, check it first."),
-    ("who", "Nothing here says {w} for {s}; the record or the person who owns it would know."),
 )
 
 
@@ -299,6 +298,13 @@ def generic_answer(text: str) -> str:
     """A short plain answer to a question nobody scripted: it takes up the question's own subject."""
     line = text.strip().splitlines()[0] if text.strip() else ""
     low = line.lower()
+    if re.match(r"^(?:hi|hello|hey|good (?:morning|afternoon|evening))\b", low):
+        if re.search(r"\bwho are you\b|\bwhat are you\b", low):
+            return "Hello! I'm an AI assistant. How can I help you today?"
+        return "Hello! How can I help you today?"
+    if m := re.match(r"^(?:tell me about|describe|explain)\s+(.+?)[.?!]*$", line, re.I):
+        return (f"I have no details about {m[1]} in this conversation. Share what you know, or the record, "
+                "and I can summarise it.")
     subject = topic(text)
     gerund = re.sub(r"^(?:to\s+)?(\w+?)(e?)\b", lambda m: _ing(m[1] + m[2]), subject, count=1)
     if re.match(r"^(?:what is|what's|whats) (?:a |the )?(?:good|best|right) (?:way|approach) to ", low) or \
@@ -307,11 +313,14 @@ def generic_answer(text: str) -> str:
     if low.startswith("how"):
         verb = re.sub(r"^how (?:do|can|should|could|would) (?:i|we|you) ", "", low).rstrip("?. ")
         return GENERIC[0][1].format(s=verb or subject)
-    if re.match(r"^(?:who|when|where)\b", low):
-        return GENERIC[4][1].format(w=low.split()[0], s=subject)
+    if re.match(r"^(?:who|when|where|which)\b", low):
+        return f"Nothing in this conversation says {line.rstrip('?.! ')[:1].lower()}{line.rstrip('?.! ')[1:]}; " \
+               "the record, or whoever owns it, would know."
+    if m := re.match(r"^what (?:is|are)\s+(.+?)[?.!]*$", line, re.I):
+        return GENERIC[2][1].format(s=m[1])
     if re.match(r"^(?:is|are|can|could|should|does|do|did|will|would)\b", low):
         return GENERIC[3][1]
-    return GENERIC[2][1].replace("{S}", subject[:1].upper() + subject[1:])
+    return GENERIC[2][1].format(s=subject)
 
 
 def _ing(verb: str) -> str:
