@@ -54,6 +54,8 @@ def owner_of(note: Note, clause: str, sentence_index: int, head: str) -> tuple[P
     """(person, is_team) for the text before the future marker (`head`)."""
     words = re.findall(r"[\w'’-]+", head)
     if not words:
+        if re.search(r"\b(?:their|they|them)\b", clause, re.I) and note.people:
+            return note.people[0], False  # "Next step: redlines back from their legal team": the customer's
         return None, True  # an imperative: the rep's own
     lowered = [w.lower() for w in words]
     if lowered[0] in TEAM_WORDS or lowered[:2] == ["our", "team"]:

@@ -403,6 +403,14 @@ class Note:
                 p.context.append(i)
 
     # --- per-person facts ----------------------------------------------------------------------
+    def verbatim(self, quote: str) -> str:
+        """`quote` as it stands in the original text (sentences are read from hard-wrapped lines joined)."""
+        words = quote.split()
+        if not words or quote in self.text:
+            return quote
+        m = re.search(r"\s+".join(re.escape(w) for w in words), self.text)
+        return m[0] if m else quote
+
     def context_text(self, person: Person) -> str:
         return " ".join(self.sentences[i].text for i in person.context)
 
@@ -577,7 +585,14 @@ def _title_after(after: str, companies: list[str]) -> str | None:
     gap = EMAIL_RE.sub(" ", gap)
     paren = re.match(r"^[\s,]*\(([^)]*)\)", gap)
     if paren and TITLE_RE.search(paren[1]) and "@" not in paren[1]:
-        return paren[1].strip()
+        # "(Director, Ops)" is one title; "(VP Sales, no relation, he joked)" is a title and an aside
+        parts = [p.strip() for p in paren[1].split(",")]
+        kept = [parts[0]]
+        for part in parts[1:]:  # a department goes with the title; a company or an aside does not
+            if not part or not all(w.lower() in STOP or w.lower() in ROLE_WORDS for w in part.split()):
+                break
+            kept.append(part)
+        return ", ".join(kept)
     m = TITLE_RE.search(gap)
     if not m:
         return None

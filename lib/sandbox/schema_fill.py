@@ -215,7 +215,7 @@ class SchemaFiller:
             if value is not MISSING and value is not None:
                 quote = self._quote(prop, person, value)
                 if quote:
-                    quotes[prop] = quote
+                    quotes[prop] = self.note.verbatim(quote)
             if value is MISSING:
                 if prop not in required:
                     continue

@@ -153,3 +153,19 @@ def test_the_reply_is_the_same_for_the_same_request(sandbox_client):
     a = text_of(sandbox_client, system, NOTE)
     b = text_of(sandbox_client, system, NOTE)
     assert a == b and json.dumps(a)
+
+
+def test_evidence_is_verbatim_even_in_hard_wrapped_notes(sandbox_client):
+    from pathlib import Path
+
+    notes = sorted(Path(__file__).resolve().parents[2].joinpath("data", "notes").glob("*.txt"))
+    assert notes
+    for path in notes:
+        note = path.read_text(encoding="utf-8")
+        parsed = sandbox_client.messages.parse(model=MODEL, max_tokens=4000, output_format=Extraction,
+                                               system=prompts.extract_system("2026-11-18"),
+                                               messages=prompts.note_message(note))
+        for person in parsed.parsed_output.people:
+            assert not (person.title or "").endswith((",", ";", ":", "(")), (path.name, person.title)
+            for e in person.evidence:
+                assert e.quote in note, (path.name, e)
