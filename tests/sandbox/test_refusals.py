@@ -245,3 +245,17 @@ def test_unknown_image_media_type_is_refused(sandbox_client):
 def test_a_real_png_is_accepted(sandbox_client):
     reply = sandbox_client.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=[_image(PNG)])
     assert reply.content
+
+
+@pytest.mark.parametrize("extra", [
+    {"metadata": {"user_id": "u-1"}},
+    {"service_tier": "auto"},
+    {"inference_geo": "us"},
+    {"diagnostics": {"previous_message_id": None}},
+    {"cache_control": {"type": "ephemeral"}},
+    {"stop_sequences": ["END"]},
+    {"output_config": {"effort": "low"}},
+])
+def test_the_sdk_s_own_fields_are_not_refused(sandbox_client, extra):
+    reply = sandbox_client.messages.create(model="claude-sonnet-4-6", max_tokens=50, messages=[HI], **extra)
+    assert reply.content
