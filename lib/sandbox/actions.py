@@ -35,6 +35,7 @@ class Action:
     team: bool
     due: date | None
     due_phrase: str | None
+    noted: bool = False  # a "Next step: <noun phrase>" line, not a sentence with a verb
 
 
 def _person_by_word(note: Note, word: str) -> Person | None:
@@ -91,10 +92,11 @@ def find_actions(note: Note) -> list[Action]:
                 head, rest = "", body
             else:
                 continue
+            noted = not m and not to_form and not IMPERATIVE.match(body)
             owner, team = owner_of(note, clause, i, head)
             task, due, phrase = strip_dates(rest, note.ref_date)
             if not task:
                 continue
-            out.append(Action(clause=clause, task=lower_first(task), owner=owner, team=team, due=due,
-                              due_phrase=phrase))
+            out.append(Action(clause=clause, task=task if noted else lower_first(task), owner=owner, team=team,
+                              due=due, due_phrase=phrase, noted=noted))
     return out

@@ -26,6 +26,7 @@ def strip_dates(task: str, ref: date) -> tuple[str, date | None, str | None]:
         head, tail = task[: d.start], task[d.start + len(d.phrase):]
         head = re.sub(r"\s*\b(?:by|on|for|before|until|due|from)\s*$", "", head)
         task = (head.rstrip() + " " + tail.lstrip()).strip()
+    task = re.sub(r"\(\s*(?:due|by|on)?\s*\)", "", task)  # "(due 2026-11-26)" without its date
     task = re.sub(r"\s+([,;:.])", r"\1", re.sub(r"\s{2,}", " ", task)).strip(" ,;:.")
     return task, (due.value if due else None), (due.phrase if due else None)
 

@@ -234,6 +234,15 @@ def _to_you(sentence: str, person: Person) -> str:
     return out
 
 
+LOG_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}\s+[\w-]+:\s*")
+
+
+def _is_field(clause: str) -> bool:
+    """A record's "Key: value" line ("Stage: proposal", "Amount: $48,000"), not a statement."""
+    m = re.match(r"^[A-Za-z][\w /-]{0,24}:\s*(.*)$", clause)
+    return bool(m) and len(m[1].split()) <= 6 and not re.search(r"\b(?:will|is|are|was|were|has|had)\b", m[1])
+
+
 def _day(d: date) -> str:
     return d.strftime("%A, %B ") + str(d.day)
 
@@ -252,10 +261,14 @@ def follow_up_email(note: Note, instruction: str, layout: Layout | None = None) 
     ask = instruction.strip().splitlines()[0] if instruction.strip() else ""
     actions = [a for a in find_actions(note) if a.clause not in ask]  # the request itself is no next step
     action_clauses = {a.clause for a in actions}
-    recap = [_to_you(c, person) if person else c
-             for s in facts for c in clauses(s)
-             if c not in action_clauses and re.search(r"[$€£]|\d|proposal|demo|budget|pricing|contract|agreed|pilot",
-                                                       c, re.I) and not dt.DATE_LINE_RE.match(c)][:3]
+    recap = []
+    for c in (c for f in facts for c in clauses(f)):
+        c = LOG_PREFIX.sub("", c)  # "2026-11-18 call: Demo went well" -> "Demo went well"
+        if c in action_clauses or dt.DATE_LINE_RE.match(c) or _is_field(c):
+            continue
+        if re.search(r"[$€£]|\d|proposal|demo|budget|pricing|contract|agreed|pilot", c, re.I):
+            recap.append(_to_you(c, person) if person else c)
+    recap = recap[:3]
     steps = []
     for a in actions:
         if not (a.team or a.owner is person):
@@ -264,7 +277,10 @@ def follow_up_email(note: Note, instruction: str, layout: Layout | None = None) 
                                or re.search(rf"\bby\s+{re.escape(a.due_phrase)}", a.clause))
         prep = "by" if by else "on"
         when = f" {prep} {_day(a.due)}" if a.due else ""
-        steps.append(("I will " if a.team else "You will ") + a.task + when + ".")
+        if a.noted:
+            steps.append(f"Next step: {a.task[:1].upper()}{a.task[1:]}{when}.")
+        else:
+            steps.append(("I will " if a.team else "You will ") + a.task + when + ".")
     closing = layout.closing or "Best regards,"
     budget = layout.max_words
     while True:
@@ -272,7 +288,7 @@ def follow_up_email(note: Note, instruction: str, layout: Layout | None = None) 
         if recap:
             lines.append("To recap: " + " ".join(_sentence(r) for r in recap))
         if steps:
-            lines += ["", "Next steps: " + " ".join(steps[:3])]
+            lines += ["", ("" if steps[0].startswith("Next step:") else "Next steps: ") + " ".join(steps[:3])]
         lines += ["", "Please let me know if anything has changed on your side.", "", closing]
         words = len(" ".join(lines[2:]).split())
         if budget is None or words <= budget or not (recap or len(steps) > 1):

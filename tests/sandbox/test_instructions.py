@@ -169,3 +169,16 @@ def test_evidence_is_verbatim_even_in_hard_wrapped_notes(sandbox_client):
             assert not (person.title or "").endswith((",", ";", ":", "(")), (path.name, person.title)
             for e in person.evidence:
                 assert e.quote in note, (path.name, e)
+
+
+def test_a_letter_from_a_record_recaps_statements_not_fields(sandbox_client):
+    user = ("Draft the follow-up email to John Smith at Acme Corp.\n\n<contact>\nName: John Smith\n"
+            "Title: VP Operations\nCompany: Acme Corp\n</contact>\n<deal>\n"
+            "Deal: Acme rollout; stage: proposal; amount: $48,000\n"
+            "Next step: Follow-up demo for finance (due 2026-11-26)\n</deal>\n<interactions>\n"
+            "- 2026-11-18 call: Demo went well; John asked for SSO details and pricing for 60 seats.\n</interactions>")
+    text = text_of(sandbox_client, prompts.follow_up_system("direct", "short"), user)
+    assert "stage: proposal" not in text.lower() and "amount:" not in text.lower()
+    assert "You asked for SSO details and pricing for 60 seats." in text
+    assert "Next step: Follow-up demo for finance on Thursday, November 26." in text
+    assert "( )" not in text and "I will follow-up demo" not in text
