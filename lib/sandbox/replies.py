@@ -125,6 +125,7 @@ class Rule(BaseModel):
     regex: str | None = None  # re.search on the last user text
     tool: str | None = None  # a tool with this name is offered
     has_tool_result: bool | None = None  # the last user turn carries tool_result blocks (or not)
+    has_tools: bool | None = None  # any tool is offered (or none): match a request by its structure
     model: str | None = None
     times: int | None = Field(None, ge=1)
 
@@ -136,6 +137,8 @@ class Rule(BaseModel):
         if self.tool is not None and self.tool not in {t.get("name") for t in req.tools}:
             return False
         if self.has_tool_result is not None and self.has_tool_result != has_results:
+            return False
+        if self.has_tools is not None and self.has_tools != bool(req.tools):
             return False
         return self.model is None or self.model == req.model
 

@@ -112,7 +112,7 @@ class Simulator:
             self.scripts.push(specs, hash_key(api_key) if api_key else None)
 
     def add_rule(self, reply: Reply | dict[str, Any] | str, **match: Any) -> Rule:
-        """Answer requests matching contains/regex/tool/has_tool_result/model with `reply` (times=None: always)."""
+        """Answer requests matching contains/regex/tool/has_tools/has_tool_result/model with `reply` (times=None: always)."""
         rule = Rule(reply=Reply.of(reply), **match)
         with self._lock:
             self.scripts.add_rule(rule)
