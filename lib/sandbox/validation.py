@@ -353,6 +353,9 @@ def _tools(raw: Any) -> list[dict[str, Any]]:
             raise invalid(f'tools.{j}.input_schema: must be a JSON schema object with "type": "object"')
         if tool["name"] in names:
             raise invalid("tools: Tool names must be unique.")
+        if tool.get("strict") is True and isinstance(schema, dict):
+            # strict tool use compiles input_schema with the structured-outputs pipeline: the same rules
+            _check_closed(schema, f"tools.{j}.input_schema")
         names.add(tool["name"])
         _cache_marker(tool.get("cache_control"), f"tools.{j}.cache_control")
     return [dict(t) for t in raw]
@@ -422,6 +425,25 @@ def _output_schema(body: dict[str, Any]) -> dict[str, Any] | None:
     return fmt["schema"]
 
 
+# Constrained decoding supports only a subset of JSON Schema: numeric bounds, string lengths and array bounds
+# beyond minItems 0/1 are a 400 (structured-outputs docs, "If you use an unsupported feature, you'll receive a
+# 400 error with details", quoted in laravel/ai#715; the SDK's own transform and litellm#20813 strip exactly
+# these). The real wording is known for minItems (ghostlobster/memorize-everything#93); the others follow it.
+UNSUPPORTED_KEYWORDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
+                        "minLength", "maxLength", "maxItems", "minProperties", "maxProperties")
+
+
+def _check_keywords(schema: dict[str, Any], kinds: Any, where: str) -> None:
+    kind = kinds if isinstance(kinds, str) else (next((k for k in kinds if k != "null"), "any")
+                                                 if isinstance(kinds, list) else "any")
+    min_items = schema.get("minItems")
+    if min_items is not None and min_items not in (0, 1):
+        raise invalid(f"{where}: For 'array' type, 'minItems' values other than 0 or 1 are not supported")
+    for key in UNSUPPORTED_KEYWORDS:
+        if key in schema:
+            raise invalid(f"{where}: For '{kind}' type, property '{key}' is not supported")
+
+
 def _check_closed(schema: Any, where: str) -> None:
     """Every object (sub)schema must say additionalProperties: false. The real API's message, quoted in
     veryfront/veryfront-code#3921; the rule is the structured-outputs page's ("must be set to false for
@@ -436,6 +458,7 @@ def _check_closed(schema: Any, where: str) -> None:
     is_object = kinds == "object" or (isinstance(kinds, list) and "object" in kinds)
     if is_object and schema.get("additionalProperties") is not False:
         raise invalid(f"{where}: {OBJECT_NOT_CLOSED}")
+    _check_keywords(schema, kinds, where)
     for key in ("properties", "$defs", "definitions", "patternProperties"):
         if isinstance(schema.get(key), dict):
             for sub in schema[key].values():

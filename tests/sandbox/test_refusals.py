@@ -149,18 +149,63 @@ BOUNDED = {
         "when": {"type": "string", "format": "date"},
     },
 }
+DECODABLE = {  # what constrained decoding supports: enum, pattern, format, minItems 0/1
+    "type": "object", "additionalProperties": False, "required": ["stage", "code", "when", "tags"],
+    "properties": {
+        "stage": {"enum": ["won", "lost"]},
+        "code": {"type": "string", "pattern": "^[A-Z]{3}-[0-9]{4}$"},
+        "when": {"type": "string", "format": "date"},
+        "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+    },
+}
+TEXTS = ["Hi", "We need 40 seats at a 0.9 ratio, code abc, stage open, label x."]
 
 
-@pytest.mark.parametrize("text", ["Hi", "We need 40 seats at a 0.9 ratio, code abc, stage open, label x."])
-def test_the_filled_object_satisfies_the_bounds_of_its_schema(sandbox_client, text):
+def _validate(value, schema):
     jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(value)
+
+
+@pytest.mark.parametrize(("keyword", "schema", "message"), [
+    ("minimum", {"type": "integer", "minimum": 3}, "For 'integer' type, property 'minimum' is not supported"),
+    ("maxLength", {"type": "string", "maxLength": 5}, "For 'string' type, property 'maxLength' is not supported"),
+    ("minItems", {"type": "array", "items": {"type": "string"}, "minItems": 2},
+     "For 'array' type, 'minItems' values other than 0 or 1 are not supported"),
+])
+def test_schema_keywords_constrained_decoding_cannot_follow_are_refused(sandbox_client, keyword, schema, message):
+    wrapped = {"type": "object", "additionalProperties": False, "properties": {"x": schema}, "required": ["x"]}
+    _refused(lambda: sandbox_client.messages.create(
+        model="claude-haiku-4-5", max_tokens=200, messages=[HI],
+        output_config={"format": {"type": "json_schema", "schema": wrapped}}),
+        f"output_config.format.schema: {message}")
+
+
+def test_a_strict_tool_follows_the_same_schema_rules(sandbox_client):
+    tool = {"name": "count", "description": "Count seats.", "strict": True,
+            "input_schema": {"type": "object", "properties": {"n": {"type": "integer"}}}}
+    _refused(lambda: sandbox_client.messages.create(model="claude-haiku-4-5", max_tokens=200, messages=[HI],
+                                                    tools=[tool]),
+             "tools.0.input_schema: For 'object' type, 'additionalProperties' must be explicitly set to false")
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_the_filled_object_satisfies_what_its_schema_can_say(sandbox_client, text):
     reply = sandbox_client.messages.create(
         model="claude-haiku-4-5", max_tokens=500, messages=[{"role": "user", "content": text}],
-        output_config={"format": {"type": "json_schema", "schema": BOUNDED}})
+        output_config={"format": {"type": "json_schema", "schema": DECODABLE}})
     import json
 
-    value = json.loads(reply.content[0].text)
-    jsonschema.Draft202012Validator(BOUNDED, format_checker=jsonschema.FormatChecker()).validate(value)
+    _validate(json.loads(reply.content[0].text), DECODABLE)
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_a_tool_input_satisfies_the_bounds_of_its_schema(sandbox_client, text):
+    tool = {"name": "record", "description": "Record the deal.", "input_schema": BOUNDED}  # not strict: accepted
+    reply = sandbox_client.messages.create(
+        model="claude-haiku-4-5", max_tokens=500, messages=[{"role": "user", "content": text}],
+        tools=[tool], tool_choice={"type": "tool", "name": "record"})
+    (call,) = [b for b in reply.content if b.type == "tool_use"]
+    _validate(call.input, BOUNDED)
 
 
 # -- 5. unknown fields, sampling, max_tokens 0, images --------------------------------------------------------------
