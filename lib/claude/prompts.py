@@ -188,8 +188,6 @@ def follow_up_system(tone: str, length: str) -> list[dict[str, Any]]:
 
 
 # -- the CRM assistant (issue 5) -----------------------------------------------------------------
-# The last system block is the assistant's task; it avoids the words that make the sandbox draft a
-# letter (its built-in replies read the task from the last system block).
 
 ASSISTANT_INSTRUCTIONS = """\
 Task: answer the rep's questions about contacts, companies, deals and the pipeline. Look facts up

@@ -19,7 +19,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rpm", type=int, help="requests per minute per API key")
     p.add_argument("--itpm", type=int, help="input tokens per minute per API key")
     p.add_argument("--otpm", type=int, help="output tokens per minute per API key")
-    p.add_argument("--burst-s", type=float, help="bucket capacity in seconds of refill (default 60)")
+    p.add_argument("--burst-s", type=float,
+                   help="bucket capacity in seconds of refill (default 60; a requests bucket holds at least one request)")
     p.add_argument("--ttft-ms", type=float, help="time to first token, ms (default: per model)")
     p.add_argument("--tokens-per-s", type=float, help="output tokens per second (default: per model)")
     p.add_argument("--fail-rate", type=float, help="share of requests answered 500 api_error")

@@ -25,7 +25,8 @@ from .sse import ABORT, Abort, PacedResponse
 from .validation import check_version
 
 if TYPE_CHECKING:
-    from .simulator import Prepared, Simulator
+    from .host import Host as Simulator
+    from .host import Prepared
 
 
 class Front:

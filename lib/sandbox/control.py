@@ -15,7 +15,7 @@ from .errors import invalid
 from .replies import Reply, Rule
 
 if TYPE_CHECKING:
-    from .simulator import Simulator
+    from .host import Host as Simulator
 
 REPLIES = TypeAdapter(list[Reply])
 RULES = TypeAdapter(list[Rule])

@@ -1,7 +1,8 @@
 """Rule-based reading of a note: sentences, people, and per-person facts with the sentence they came from.
 
 Plausible, not intelligent: regular expressions and a few word lists. Every fact keeps `quote`, the
-verbatim sentence of the input it was found in, so evidence can point back at the text.
+verbatim sentence of the input it was found in, and `span`, the shortest verbatim part of it that supports
+the value (the email itself, "VP of Sales", "$48,000", "by Friday"), which is what evidence quotes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from . import dates as dt
+from .phrases import FUTURE, STEP_PREFIX, clauses, date_span, lower_first, strip_dates
 
 UP, LO = "A-ZÀ-ÖØ-Þ", "a-zß-öø-ÿ"
 NAME_WORD = rf"(?:[{UP}]['’])?[{UP}][{LO}]+(?:-?[{UP}][{LO}]+)*"
@@ -78,6 +80,7 @@ TITLE_RE = re.compile(
     r"(?:(?:Senior|Sr\.?|Junior|Associate|Assistant|Deputy|Executive|Global|Regional|General|Managing|Sales"
     r"|Marketing|Account|Product|Engineering|Procurement|Operations|IT|Finance|Purchasing|Technical)\s+)*"
     + TITLE_CORE
+    + r"(?![\w])"  # "Partner", not the start of "Partnerships"
     + r"(?:,?\s+(?:of|for)\s+(?:the\s+)?[A-Z][\w&]*(?:\s+(?:&|and)\s+[A-Z][\w&]*|\s+[A-Z][\w&]*){0,2})?"
 )
 FREE_MAIL = {
@@ -93,6 +96,15 @@ FREE_MAIL = {
     "protonmail",
     "aol",
     "gmx",
+}
+# Teams and functions: "Sam from Partnerships", "RevOps asked" name a department, never a person or a company.
+ROLE_WORDS = {
+    w.lower()
+    for w in (
+        "Partnerships Partnership RevOps SalesOps MarketingOps DevOps SecOps BizOps BizDev Alliances Channel Legal "
+        "Security Compliance HR People Talent Recruiting IT Infosec Growth Revenue Data Design Research Strategy "
+        "Treasury Accounting Payroll Facilities Logistics Supply Onboarding Implementation Services Enablement"
+    ).split()
 }
 STOP = (
     {
@@ -110,6 +122,7 @@ STOP = (
             "Corporation Co Group Holdings Industries Labs Systems Technologies Solutions Software"
         ).split()
     }
+    | ROLE_WORDS
     | set(dt.WEEKDAYS)
     | set(dt.MONTHS)
     | {m[:3] for m in dt.MONTHS}
@@ -161,10 +174,15 @@ class Sentence:
 
 @dataclass
 class Fact:
-    """A value found in the text and the sentence it came from."""
+    """A value found in the text, the sentence it came from, and the shortest part of it that supports it."""
 
     value: Any
     quote: str
+    span: str | None = None
+
+    @property
+    def evidence(self) -> str:
+        return self.span if self.span and self.span in self.quote else self.quote
 
 
 @dataclass
@@ -385,19 +403,27 @@ class Note:
                 p.context.append(i)
 
     # --- per-person facts ----------------------------------------------------------------------
+    def verbatim(self, quote: str) -> str:
+        """`quote` as it stands in the original text (sentences are read from hard-wrapped lines joined)."""
+        words = quote.split()
+        if not words or quote in self.text:
+            return quote
+        m = re.search(r"\s+".join(re.escape(w) for w in words), self.text)
+        return m[0] if m else quote
+
     def context_text(self, person: Person) -> str:
         return " ".join(self.sentences[i].text for i in person.context)
 
     def _fill(self, person: Person) -> None:
         first = self.sentences[person.mentions[0]].text if person.mentions else self.text.strip()
-        person.facts["name"] = Fact(person.name, first)
+        person.facts["name"] = Fact(person.name, first, person.name if person.name in first else None)
         for i in person.context:
             s = self.sentences[i].text
             if "phone" not in person.facts and (found := phones(s)):
-                person.facts["phone"] = Fact(found[0][0].strip(), s)
+                person.facts["phone"] = Fact(found[0][0].strip(), s, found[0][0].strip())
             if "amount" not in person.facts and (money := list(AMOUNT_RE.finditer(s))):
                 # the last figure is the total ("60 at $800 comes to $48,000") or the revision ("$92k → $88k")
-                person.facts["amount"] = Fact(amount_value(money[-1]), s)
+                person.facts["amount"] = Fact(amount_value(money[-1]), s, money[-1][0].strip())
         self._fill_company_and_title(person)
         self._fill_next_step(person)
 
@@ -406,7 +432,7 @@ class Note:
         keys = [w.lower() for w in person.name.split() if len(w) > 1]
         for email in self.emails:
             if email not in taken and any(k in email.split("@")[0].lower() for k in keys):
-                person.facts["email"] = Fact(email, self._sentence_with(email))
+                person.facts["email"] = Fact(email, self._sentence_with(email), email)
                 return
         for sentence in self.sentences:
             s = sentence.text
@@ -414,7 +440,7 @@ class Note:
                 continue
             for email in EMAIL_RE.findall(s):
                 if email not in taken and not self._email_belongs_to_other(email, person):
-                    person.facts["email"] = Fact(email, s)
+                    person.facts["email"] = Fact(email, s, email)
                     return
 
     def _email_belongs_to_other(self, email: str, person: Person) -> bool:
@@ -444,25 +470,26 @@ class Note:
     def _fill_company_and_title(self, person: Person) -> None:
         companies = [c[2] for c in self.companies]
         for before, after, sentence in self._windows(person):
-            title = _title_after(after, companies) or _title_before(before)
+            title = _clean_title(_title_after(after, companies) or _title_before(before))
             if title and "title" not in person.facts:
-                person.facts["title"] = Fact(title, sentence)
+                person.facts["title"] = Fact(title, sentence, title)
             company = self._company_in(after) or _company_in_parens(after) or _company_after_comma(after)
             if company and "company" not in person.facts:
-                person.facts["company"] = Fact(company, sentence)
+                person.facts["company"] = Fact(company, sentence, company)
         for i in person.context:
             s = self.sentences[i].text
             pronoun = re.match(r"^(?:He|She|They)\s+(?:is|are|was|were)\s+(?:the|our|their|a|an)\s+", s)
             if pronoun and "title" not in person.facts and (t := TITLE_RE.match(s, pronoun.end())):
-                person.facts["title"] = Fact(t[0].strip(), s)
+                person.facts["title"] = Fact(_clean_title(t[0]), s, _clean_title(t[0]))
             if "company" not in person.facts and (company := self._company_in(s)):
-                person.facts["company"] = Fact(company, s)
+                person.facts["company"] = Fact(company, s, company)
         if "company" not in person.facts and (near := self._company_before(person)):
             person.facts["company"] = near
         if "company" not in person.facts and "email" in person.facts:
             domain = person.facts["email"].value.split("@")[1].split(".")[0]
             if domain.lower() not in FREE_MAIL:
-                person.facts["company"] = Fact(domain.capitalize(), person.facts["email"].quote)
+                person.facts["company"] = Fact(domain.capitalize(), person.facts["email"].quote,
+                                               person.facts["email"].value)
 
     def _company_before(self, person: Person) -> Fact | None:
         """The note's one company, named before the person ("Demo with Acme Corp. John ..."); with
@@ -474,12 +501,18 @@ class Note:
         if not before:
             return None
         at, name = max(before)
-        return Fact(name, next((x.text for x in self.sentences if x.start <= at < x.end), name))
+        return Fact(name, next((x.text for x in self.sentences if x.start <= at < x.end), name), name)
 
     def _share_deals(self) -> None:
         """Deal facts belong to the first person named at each company: one deal per account and note."""
         groups: dict[str, list[Person]] = {}
+        only = {name for _s, _e, name in self.companies}
         for person in self.people:
+            if "company" not in person.facts and len(only) == 1 and person.mentions:
+                # "their CFO, Dev Patel" in a note about one account: Dev works there
+                name = next(iter(only))
+                quote = next((x.text for x in self.sentences if name in x.text), name)
+                person.facts["company"] = Fact(name, quote, name)
             company = person.facts.get("company")
             key = re.sub(r"\W|inc|corp|ltd|llc|gmbh", "", str(company.value).lower()) if company else person.name
             groups.setdefault(key, []).append(person)
@@ -497,30 +530,36 @@ class Note:
         return min(hits)[1] if hits else None
 
     def _fill_next_step(self, person: Person) -> None:
-        chosen = None
+        """The next concrete action, in a few words, and its date: a "Next step:" line first, then the first
+        thing someone will do (with a date, else without), then a dated request ("wants a demo by Friday")."""
+        candidates: list[tuple[int, str]] = []  # (rank, clause)
         for i in person.context:
-            s = self.sentences[i].text
-            if re.search(r"\bnext steps?\b", s, re.I):
-                chosen = s
-                break
-        if chosen is None:
-            for i in person.context:
-                s = self.sentences[i].text
-                if dt.relative_dates(s, self.ref_date) and re.search(
-                    r"\b(will|wants?|to|schedule|send|follow|demo|call|meet|review|sign)\b", s, re.I
-                ):
-                    chosen = s
-                    break
-        if chosen is None:
+            for clause in clauses(self.sentences[i].text):
+                if dt.DATE_LINE_RE.match(clause):
+                    continue
+                dated = [d for d in dt.all_dates(clause, self.ref_date) if d.value != self.ref_date]
+                if STEP_PREFIX.match(clause) or re.search(r"\bnext steps?\b", clause, re.I):
+                    candidates.append((0, clause))
+                elif FUTURE.search(clause):
+                    candidates.append((1 if dated else 3, clause))
+                elif dated and re.search(r"\b(wants?|to|schedule|send|follow|demo|call|meet|review|sign)\b",
+                                         clause, re.I):
+                    candidates.append((2, clause))
+        if not candidates:
             return
-        step = re.sub(r"^\s*next steps?\s*[:\-–—]\s*", "", chosen, flags=re.I)
-        person.facts["next_step"] = Fact(step, chosen)
-        when = [d for d in dt.all_dates(chosen, self.ref_date) if not dt.DATE_LINE_RE.match(chosen)]
+        _rank, chosen = min(candidates, key=lambda c: c[0])
+        body = STEP_PREFIX.sub("", chosen)
+        future = FUTURE.search(body)
+        action = body[future.end():] if future else body
+        task, due, phrase = strip_dates(action, self.ref_date)
+        span = body.rstrip(" .")
+        person.facts["next_step"] = Fact(lower_first(task) if future else task, chosen, span)
+        when = [d for d in dt.all_dates(chosen, self.ref_date) if d.value != self.ref_date]
         # "Tuesday 2026-12-08" is one date: a weekday right before a written-out date only names it
         written = dt.absolute_dates(chosen, self.ref_date.year)
         when = [d for d in when if not any(0 <= a.start - (d.start + len(d.phrase)) <= 2 for a in written)]
         if when:
-            person.facts["next_step_date"] = Fact(when[0].value, chosen)
+            person.facts["next_step_date"] = Fact(when[0].value, chosen, date_span(chosen, when[0].phrase))
 
     # --- helpers for other builders --------------------------------------------------------------
     def sentences_matching(self, pattern: str) -> list[str]:
@@ -532,6 +571,13 @@ class Note:
         return list(dict.fromkeys(seen))
 
 
+def _clean_title(title: str | None) -> str | None:
+    """A title without the punctuation around it ("VP of Operations," -> "VP of Operations")."""
+    if not title:
+        return None
+    return title.strip().strip(",;:-–—()").strip() or None
+
+
 def _title_after(after: str, companies: list[str]) -> str | None:
     gap = after
     for company in companies:
@@ -539,7 +585,14 @@ def _title_after(after: str, companies: list[str]) -> str | None:
     gap = EMAIL_RE.sub(" ", gap)
     paren = re.match(r"^[\s,]*\(([^)]*)\)", gap)
     if paren and TITLE_RE.search(paren[1]) and "@" not in paren[1]:
-        return paren[1].strip()
+        # "(Director, Ops)" is one title; "(VP Sales, no relation, he joked)" is a title and an aside
+        parts = [p.strip() for p in paren[1].split(",")]
+        kept = [parts[0]]
+        for part in parts[1:]:  # a department goes with the title; a company or an aside does not
+            if not part or not all(w.lower() in STOP or w.lower() in ROLE_WORDS for w in part.split()):
+                break
+            kept.append(part)
+        return ", ".join(kept)
     m = TITLE_RE.search(gap)
     if not m:
         return None

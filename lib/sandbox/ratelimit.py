@@ -10,11 +10,19 @@ from .config import SandboxConfig
 
 
 class Bucket:
-    """A continuously refilling token bucket: capacity = limit * burst_s / 60, refill = limit / 60 per s."""
+    """A continuously refilling token bucket: capacity = limit * burst_s / 60, refill = limit / 60 per s.
 
-    def __init__(self, limit_per_min: int, burst_s: float, now: float) -> None:
+    `floor` is the smallest capacity the bucket may have whatever `burst_s` says: 1 for a requests bucket, so
+    a burst shorter than one request's refill (`--rpm 5 --burst-s 1` would hold 1/12 of a request and refuse
+    every request for ever, which the real API never does) is clamped to hold exactly one request, refilled
+    at `limit` per minute. Token buckets keep their configured capacity: a request larger than it (max_tokens
+    above the output bucket) gets the explicit never-fits 429, which a client answers by lowering max_tokens
+    (the bulk runner does); with the default burst (60 s) that means max_tokens above the per-minute limit.
+    """
+
+    def __init__(self, limit_per_min: int, burst_s: float, now: float, floor: float = 0.0) -> None:
         self.limit = limit_per_min
-        self.capacity = limit_per_min * burst_s / 60.0
+        self.capacity = max(limit_per_min * burst_s / 60.0, floor)
         self.rate = limit_per_min / 60.0
         self.level = self.capacity
         self.updated = now
@@ -27,9 +35,9 @@ class Bucket:
     def wait_for(self, amount: float, now: float) -> float | None:
         """Seconds until `amount` fits (0 = now); None when it can never fit."""
         self.refill(now)
-        if amount > self.capacity:
+        if amount > self.capacity + 1e-9:
             return None
-        if self.level >= amount:
+        if self.level >= amount - 1e-9:
             return 0.0
         return (amount - self.level) / self.rate
 
@@ -89,7 +97,7 @@ class RateLimiter:
         if key not in self._keys:
             c = self.config
             self._keys[key] = KeyBuckets(
-                Bucket(c.rpm, c.burst_s, now), Bucket(c.itpm, c.burst_s, now), Bucket(c.otpm, c.burst_s, now)
+                Bucket(c.rpm, c.burst_s, now, floor=1.0), Bucket(c.itpm, c.burst_s, now), Bucket(c.otpm, c.burst_s, now)
             )
         return self._keys[key]
 
@@ -138,7 +146,7 @@ class RateLimiter:
         return out
 
     def admit_count_tokens(self, key: str, now: float) -> Admission:
-        bucket = self._count.setdefault(key, Bucket(self.config.count_tokens_rpm, self.config.burst_s, now))
+        bucket = self._count.setdefault(key, Bucket(self.config.count_tokens_rpm, self.config.burst_s, now, floor=1.0))
         wait = bucket.wait_for(1, now)
         if wait is None:
             return Admission(False, never=_never_message("requests", 1, bucket), blocked_by=["requests"])
@@ -148,7 +156,7 @@ class RateLimiter:
         return Admission(True)
 
     def count_tokens_headers(self, key: str, now: float) -> dict[str, str]:
-        bucket = self._count.setdefault(key, Bucket(self.config.count_tokens_rpm, self.config.burst_s, now))
+        bucket = self._count.setdefault(key, Bucket(self.config.count_tokens_rpm, self.config.burst_s, now, floor=1.0))
         return bucket.headers("requests", now)
 
 

@@ -28,6 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .extract import Note
+from .layout import instructions_of, read_layout
 from .schema_fill import fill_schema
 from .text_gen import (
     ToolOutcome,
@@ -124,6 +125,7 @@ class Rule(BaseModel):
     regex: str | None = None  # re.search on the last user text
     tool: str | None = None  # a tool with this name is offered
     has_tool_result: bool | None = None  # the last user turn carries tool_result blocks (or not)
+    has_tools: bool | None = None  # any tool is offered (or none): match a request by its structure
     model: str | None = None
     times: int | None = Field(None, ge=1)
 
@@ -135,6 +137,8 @@ class Rule(BaseModel):
         if self.tool is not None and self.tool not in {t.get("name") for t in req.tools}:
             return False
         if self.has_tool_result is not None and self.has_tool_result != has_results:
+            return False
+        if self.has_tools is not None and self.has_tools != bool(req.tools):
             return False
         return self.model is None or self.model == req.model
 
@@ -235,8 +239,9 @@ def _outcomes(req: MessagesRequest, results: list[dict[str, Any]]) -> list[ToolO
 def builtin_reply(req: MessagesRequest, today: date) -> Reply:
     """Content built from the request: forced tool call, structured JSON, tool call, tool answer, or text."""
     text, results = last_user(req)
-    # The task is the last system block: stable preambles come first (that is what gets cached),
-    # so a house guide that merely mentions emails must not turn a summary request into an email.
+    # The task is the last system block: stable preambles come first (that is what gets cached), so a
+    # house guide that merely mentions emails must not turn a summary request into an email. What kind of
+    # text to write is read from the form of the instructions (layout.py), never from a product's phrases.
     system = req.system[-1].get("text", "") if req.system else ""
     forced = (req.tool_choice or {}).get("type") in ("any", "tool")
     calls = plan_calls(req.tools, req.tool_choice, text, bool(results), today)
@@ -264,10 +269,11 @@ def builtin_reply(req: MessagesRequest, today: date) -> Reply:
         plan = "answer from the tool results"
     else:
         note = Note(text, today)
-        if wants_email(text, system):
-            body, plan = follow_up_email(note, text), "draft a short follow-up email"
-        elif is_note(text, system):
-            body, plan = summary(note), "summarise the note"
+        layout = read_layout(instructions_of(system, text))
+        if wants_email(layout):
+            body, plan = follow_up_email(note, text, layout), "draft a short follow-up email"
+        elif is_note(text, layout):
+            body, plan = summary(note, layout), "summarise the note"
         else:
             body, plan = generic_answer(text), "give a brief answer"
         blocks.append(ReplyBlock(type="text", text=body))

@@ -3,7 +3,7 @@
 Values are chosen by property name (email, phone, name, company, title, amount, *_date, next_step,
 summary, confidence, evidence, ...) from extract.Note. An array of objects with a name-like property gets
 one item per person in the text. Missing values become null where the schema allows it, else a plausible
-empty value ("" / 0 / false / the first enum value).
+empty value ("" / 0 / false / the first enum value). A last pass (schema_conform) enforces the bounds.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from typing import Any
 
 from .dates import all_dates
 from .extract import AMOUNT_RE, EMAIL_RE, Fact, Note, Person, amount_value, phones
+from .phrases import FUTURE, clauses
+from .schema_conform import conform
 
 MISSING = object()
 
@@ -48,13 +50,21 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "negotiation": ("negotiat", "redline", "discount", "contract terms", "legal review"),
     "proposal": ("proposal", "quote"),
     "demo": ("demo", "walkthrough", "trial"),
-    "qualified": ("qualified", "budget confirmed", "confirmed budget", "decision maker", "discovery"),
+    "qualified": ("qualified", "budget confirmed", "confirmed budget", "confirmed a budget", "decision maker",
+                  "discovery"),
     "lead": ("lead", "intro", "inbound"),
     "positive": ("great", "excited", "happy", "pleased", "enthusiastic", "keen", "love"),
     "negative": ("concern", "unhappy", "frustrat", "angry", "disappoint", "complain"),
     "high": ("urgent", "asap", "high priority", "critical"),
     "low": ("no rush", "low priority", "whenever"),
 }
+
+
+LATE_STAGES = {"proposal", "negotiation", "closed_won", "closed_lost"}
+
+
+def _clauses_of(text: str) -> list[str]:
+    return [c for part in re.split(r"(?<=[.!?])\s+", text) for c in clauses(part)]
 
 
 class SchemaFiller:
@@ -67,7 +77,8 @@ class SchemaFiller:
 
     def fill(self) -> Any:
         value = self._value(self.root, "", None, 0)
-        return self._default(self.root, 0) if value is MISSING else value
+        value = self._default(self.root, 0) if value is MISSING else value
+        return conform(value, self.root, self._resolve, self._default)
 
     # --- schema plumbing ----------------------------------------------------------------------------
     def _resolve(self, schema: Any, depth: int) -> dict[str, Any]:
@@ -204,7 +215,7 @@ class SchemaFiller:
             if value is not MISSING and value is not None:
                 quote = self._quote(prop, person, value)
                 if quote:
-                    quotes[prop] = quote
+                    quotes[prop] = self.note.verbatim(quote)
             if value is MISSING:
                 if prop not in required:
                     continue
@@ -309,12 +320,18 @@ class SchemaFiller:
         if person is not None and re.search(r"stage|status|pipeline", _key(name)):
             # a deal's stage is read once per account, for the first person named there
             text = " ".join(self.note.sentences[i].text for i in person.deal_context).lower()
+        if re.search(r"stage|status|pipeline", _key(name)):
+            # a proposal someone "will send" has not been sent: later stages count only what happened
+            done = " ".join(c for c in _clauses_of(text) if not FUTURE.search(c))
+        else:
+            done = text
         best, best_score = MISSING, 0
         for option in options:
             if not isinstance(option, str):
                 continue
             phrases = (option.lower().replace("_", " ").replace("-", " "),) + SYNONYMS.get(option.lower(), ())
-            score = sum(len(re.findall(rf"\b{re.escape(p)}", text)) for p in phrases)
+            where = done if option.lower() in LATE_STAGES else text
+            score = sum(len(re.findall(rf"\b{re.escape(p)}", where)) for p in phrases)
             if score and score >= best_score:  # ties go to the later value (pipelines list stages in order)
                 best, best_score = option, score
         return best
@@ -375,13 +392,13 @@ class SchemaFiller:
                 field = name
         fact = self._fact(field, person) if field else None
         if fact is not None:
-            return fact.quote
+            return fact.evidence
         needle = str(value).replace("_", " ").lower()
         for i in person.context if person else range(len(self.note.sentences)):
-            s = self.note.sentences[i].text
-            words = SYNONYMS.get(str(value).lower(), ()) + (needle,)
-            if any(re.search(rf"\b{re.escape(w)}", s.lower()) for w in words):
-                return s
+            for clause in clauses(self.note.sentences[i].text):  # the shortest part that says it
+                words = SYNONYMS.get(str(value).lower(), ()) + (needle,)
+                if any(re.search(rf"\b{re.escape(w)}", clause.lower()) for w in words):
+                    return _span_around(clause, words)
         return None
 
     def _is_evidence(self, schema: Any, depth: int) -> bool:
@@ -459,6 +476,14 @@ class SchemaFiller:
             facts["amount"] = Fact(amount_value(money), sentence)
         context = [index] if index is not None else []
         return Person(owner.name if owner else "", context, owner.mentions if owner else [], facts)
+
+
+def _span_around(clause: str, words: tuple[str, ...]) -> str:
+    """The comma-separated part of `clause` that holds one of `words` (verbatim)."""
+    for part in re.split(r",\s+", clause):
+        if any(re.search(rf"\b{re.escape(w)}", part.lower()) for w in words):
+            return part.strip().rstrip(".")
+    return clause
 
 
 def _key(name: str) -> str:

@@ -8,24 +8,24 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
 
 from . import catalogue
-from .admin import Ledger
 from .batches import BatchStore
 from .cache import CachePlan, PromptCache
 from .clock import RealClock, VirtualClock, to_datetime
-from .completion import Completion, build_completion
+from .completion import build_completion
 from .config import RATE_FIELDS, SandboxConfig
 from .errors import ApiError, error_body
+from .host import Prepared
 from .ids import digest, hash_key, make_id
 from .journal import Journal, Stats
+from .ledger import Ledger
 from .prompt import build_prompt
 from .ratelimit import RateLimiter
 from .replies import Reply, Rule, ScriptBook, StreamFault, builtin_reply
-from .sse import SSEEvent, plan_events
+from .sse import plan_events
 from .threads import ThreadStore
 from .tokens import canonical_json
 from .validation import MessagesRequest, validate_count_tokens, validate_messages
@@ -44,30 +44,6 @@ class Draws(NamedTuple):
     overload: float
     midstream: float
     disconnect: float
-
-
-@dataclass
-class Prepared:
-    """An admitted Messages request, ready to be paced out: the answer, its timing and any fault."""
-
-    req: MessagesRequest
-    completion: Completion
-    headers: dict[str, str]
-    key: str
-    t0: float
-    ttft_s: float
-    tokens_per_s: float
-    fault: StreamFault | None
-    disconnect: bool
-    events: list[SSEEvent]
-
-    def deadline(self, token_index: int) -> float:
-        """When output token `token_index` (0-based) is due."""
-        return self.t0 + self.ttft_s + token_index / self.tokens_per_s
-
-    @property
-    def end_time(self) -> float:
-        return self.deadline(max(0, self.completion.output_tokens - 1))
 
 
 class Simulator:
@@ -92,7 +68,7 @@ class Simulator:
         self._nonce = os.urandom(8).hex()  # request-ids are unique across simulators; bodies stay seeded
         self._server: Any = None
         self.base_url: str | None = None
-        from .app import build_app  # late import: app.py imports this module's types
+        from .app import build_app  # late: the front ends are built per simulator (they know only host.Host)
 
         self.app = build_app(self)
 
@@ -136,7 +112,7 @@ class Simulator:
             self.scripts.push(specs, hash_key(api_key) if api_key else None)
 
     def add_rule(self, reply: Reply | dict[str, Any] | str, **match: Any) -> Rule:
-        """Answer requests matching contains/regex/tool/has_tool_result/model with `reply` (times=None: always)."""
+        """Answer requests matching contains/regex/tool/has_tools/has_tool_result/model with `reply` (times=None: always)."""
         rule = Rule(reply=Reply.of(reply), **match)
         with self._lock:
             self.scripts.add_rule(rule)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-import zlib
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from . import dates as dt
+from .actions import DECISION_RE, RISK_RE, Action, find_actions
 from .extract import Note, Person
+from .layout import Layout, render_item
+from .phrases import STEP_PREFIX, clauses
 
 QUESTION_WORDS = (
     "what",
@@ -46,9 +49,6 @@ STOPWORDS = set(
     "you they he she there here tell show give find look up get list check search any some more most just best way "
     "good need want know like".split()
 )
-DECISION_RE = r"\b(agreed|decided|approved|signed|confirmed|chose|will go with|committed)\b"
-ACTION_RE = r"\b(next steps?|will|follow[- ]?up|send|schedule|to do|action)\b"
-PAST_RE = r"\b(sent|was|were|had|did|met|spoke|signed|discussed|agreed|called)\b"
 
 
 @dataclass
@@ -73,19 +73,16 @@ def is_question(text: str) -> bool:
     return text.strip().endswith("?") or first in QUESTION_WORDS
 
 
-def is_note(text: str, system: str) -> bool:
-    """Long, multi-sentence input, or a system prompt that asks for a summary."""
-    if re.search(r"summar", system, re.I) or re.search(r"^\s*summari[sz]e\b", text, re.I):
+def is_note(text: str, layout: Layout) -> bool:
+    """The instructions ask for a summary (or give its sections), or the input is a long multi-sentence note."""
+    if layout.task == "summary" or re.search(r"^\s*summari[sz]e\b", text, re.I):
         return True
     return len(text) > 280 and len(re.findall(r"[.!?\n]", text)) >= 3
 
 
-def wants_email(text: str, system: str) -> bool:
-    ask = system + "\n" + "\n".join(text.splitlines()[:3])
-    return bool(
-        re.search(r"\b(e-?mail|follow[- ]?up)\b", ask, re.I)
-        and re.search(r"\b(write|draft|compose|email|send)\b", ask, re.I)
-    )
+def wants_email(layout: Layout) -> bool:
+    """The task is to write an email or letter (read from the instructions' form: layout.read_layout)."""
+    return layout.task == "email"
 
 
 def topic(text: str, words: int = 8) -> str:
@@ -109,44 +106,109 @@ def keywords(text: str, n: int = 3) -> list[str]:
 
 
 def _short(sentence: str, limit: int = 180) -> str:
+    """Tool results only: a long raw value is cut at a word boundary (never a note's sentence)."""
     return sentence if len(sentence) <= limit else sentence[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-def _owner(sentence: str, note: Note) -> str:
-    for person in note.people:
-        if re.search(rf"\b{re.escape(person.first)}\b", sentence):
-            return person.name
-    return "Us" if re.search(r"\b(we|I|our)\b", sentence, re.I) else "Unassigned"
+def _sentence(text: str) -> str:
+    """A clause as a sentence of its own: capital first letter, closing full stop."""
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else text + "."
 
 
-def summary(note: Note) -> str:
-    """Key points / Decisions / Action items, built from the note's own sentences."""
-    body = [s.text for s in note.sentences if _is_content(s.text)]
-    actions = [
-        s
-        for s in body
-        if re.search(ACTION_RE, s, re.I)
-        or (dt.relative_dates(s, note.ref_date) and not re.search(PAST_RE, s))
-    ]
-    decisions = [s for s in body if re.search(DECISION_RE, s, re.I)]
-    points = [s for s in body if s not in actions][:4] or body[:3]
+def _owner_label(action: Action, team: str) -> str:
+    if action.team:
+        return team
+    return action.owner.name if action.owner else "Unassigned"
+
+
+def _classify(note: Note) -> dict[str, list[str]]:
+    """The note's statements by kind: actions (as clauses), decisions, risks, points. Each clause once."""
+    actions = find_actions(note)
+    action_clauses = {a.clause for a in actions}
+    out: dict[str, list[str]] = {"decisions": [], "risks": [], "points": []}
+    for sentence in note.sentences:
+        if not _is_content(sentence.text):
+            continue
+        for clause in clauses(sentence.text):
+            if clause in action_clauses:
+                continue
+            if DECISION_RE.search(clause):
+                out["decisions"].append(_sentence(clause))
+            elif RISK_RE.search(clause):
+                out["risks"].append(_sentence(clause))
+            elif len(clause.split()) > 3:
+                out["points"].append(_sentence(clause))
+    return out
+
+
+def summary(note: Note, layout: Layout | None = None) -> str:
+    """The summary in the layout the instructions ask for (their headings, bullet form and budget); without
+    one, Summary / Key points / Decisions / Action items. Built from the note's own clauses, never cut."""
+    layout = layout or Layout()
+    if layout.headings:
+        return _summary_in_sections(note, layout)
+    kinds = _classify(note)
+    actions = find_actions(note)
+    points = (kinds["points"] + kinds["risks"])[:4]
     who = ", ".join(_person_label(p) for p in note.people[:3])
-    lines = [
-        f"Summary: conversation with {who}."
-        if who
-        else f"Summary: {_short(body[0]) if body else 'no details given.'}"
-    ]
-    lines += ["", "Key points:"] + [f"- {_short(s)}" for s in points]
-    lines += ["", "Decisions:"] + ([f"- {_short(s)}" for s in decisions[:3]] or ["- None recorded."])
+    body = [s.text for s in note.sentences if _is_content(s.text)]
+    lines = [f"Summary: conversation with {who}." if who
+             else f"Summary: {_sentence(body[0]) if body else 'no details given.'}"]
+    lines += ["", "Key points:"] + ([f"- {s}" for s in points] or ["- None recorded."])
+    lines += ["", "Decisions:"] + ([f"- {s}" for s in kinds["decisions"][:3]] or ["- None recorded."])
     lines += ["", "Action items:"]
-    for s in actions[:4]:
-        due = dt.all_dates(s, note.ref_date)
-        when = f" (due {due[0].value.isoformat()})" if due else ""
-        task = re.sub(r"^\s*next steps?\s*[:\-–—]\s*", "", s, flags=re.I)
-        lines.append(f"- {_owner(s, note)}: {_short(task)}{when}")
+    team = layout.team or "Us"
+    for a in actions[:4]:
+        if layout.item_template:
+            lines.append(render_item(layout.item_template, _owner_label(a, team), a.task,
+                                     a.due.isoformat() if a.due else None))
+            continue
+        when = f" (due {a.due.isoformat()})" if a.due else ""
+        task = _sentence(STEP_PREFIX.sub("", a.clause))
+        lines.append(f"- {_owner_label(a, team)}: {task}{when}")
     if not actions:
         lines.append("- None recorded.")
     return "\n".join(lines)
+
+
+def _summary_in_sections(note: Note, layout: Layout) -> str:
+    kinds = _classify(note)
+    actions = find_actions(note)
+    team = layout.team or "us"
+    empty = layout.empty or "None."
+    items: dict[str, list[str]] = {}
+    for a in actions:
+        due = a.due.isoformat() if a.due else None
+        if layout.item_template:
+            line = render_item(layout.item_template, _owner_label(a, team), a.task, due)
+        else:
+            line = f"- {_owner_label(a, team)}: {a.task}" + (f" (by {due})" if due else "")
+        items.setdefault("actions", []).append(line)
+    items["decisions"] = [f"- {s}" for s in kinds["decisions"]]
+    items["risks"] = [f"- {s}" for s in kinds["risks"]]
+    items["people"] = [f"- {_person_label(p)}" for p in note.people]
+    has_risks = any(kind == "risks" for _h, kind in layout.headings)
+    items["points"] = [f"- {s}" for s in kinds["points"] + ([] if has_risks else kinds["risks"])]
+    items["other"] = []
+    wanted = [kind for _h, kind in layout.headings]
+    budget = layout.max_bullets
+    if budget is not None:  # trim the least telling sections first: points, then risks, people, decisions
+        total = sum(len(items.get(k, [])) for k in wanted)
+        for kind in ("points", "risks", "people", "decisions", "actions"):
+            while total > budget and kind in wanted and len(items[kind]) > (1 if kind != "points" else 0):
+                items[kind].pop()
+                total -= 1
+    blocks = []
+    for heading, kind in layout.headings:
+        lines = items.get(kind) or [empty]
+        blocks.append(heading + "\n" + "\n".join(lines))
+        if kind in ("points", "other"):
+            items[kind] = []  # a second section of the same kind does not repeat them
+    return "\n\n".join(blocks)
 
 
 def _is_content(sentence: str) -> bool:
@@ -162,39 +224,127 @@ def _person_label(person: Person) -> str:
     return f"{person.name} ({company.value})" if company else person.name
 
 
-def follow_up_email(note: Note, instruction: str) -> str:
-    """Subject line, greeting by first name, the facts discussed, the next step."""
+def _to_you(sentence: str, person: Person) -> str:
+    """A note's sentence about the recipient, addressed to them ("Laura confirmed" -> "You confirmed")."""
+    out = re.sub(rf"\b(?:{re.escape(person.name)}|{re.escape(person.first)})['’]s\b", "your", sentence)
+    out = re.sub(rf"^(?:{re.escape(person.name)}|{re.escape(person.first)}|They)\b", "You", out)
+    if out != sentence:
+        out = re.sub(r"\btheir\b", "your", out)
+    out = re.sub(rf"\b(?:{re.escape(person.name)}|{re.escape(person.first)})\b", "you", out)
+    return out
+
+
+LOG_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}\s+[\w-]+:\s*")
+
+
+def _is_field(clause: str) -> bool:
+    """A record's "Key: value" line ("Stage: proposal", "Amount: $48,000"), not a statement."""
+    m = re.match(r"^[A-Za-z][\w /-]{0,24}:\s*(.*)$", clause)
+    return bool(m) and len(m[1].split()) <= 6 and not re.search(r"\b(?:will|is|are|was|were|has|had)\b", m[1])
+
+
+def _day(d: date) -> str:
+    return d.strftime("%A, %B ") + str(d.day)
+
+
+def follow_up_email(note: Note, instruction: str, layout: Layout | None = None) -> str:
+    """Subject line, greeting by first name, a recap of what was discussed, the next steps with their dates,
+    the closing the instructions name; kept within their word budget."""
+    layout = layout or Layout()
     person = next((p for p in note.people if p.first in instruction.split("\n")[0]), None)
     person = person or (note.people[0] if note.people else None)
     first = person.first if person else "there"
     company = person.facts.get("company") if person else None
-    subject = f"Following up on our conversation{' - ' + company.value if company else ''}"
+    prefix = layout.subject_prefix or "Subject: "
+    subject = f"{prefix}Following up on our conversation{' - ' + company.value if company else ''}"
     facts = [note.sentences[i].text for i in person.context] if person else [s.text for s in note.sentences]
-    recap = [s for s in facts if re.search(r"[$€£]|\d|proposal|demo|budget|pricing|contract", s, re.I)][:2]
-    lines = [f"Subject: {subject}", "", f"Hi {first},", "", "Thank you for taking the time to speak with me."]
-    if recap:
-        lines.append("To recap what we discussed: " + " ".join(_short(s) for s in recap))
-    step = person.facts.get("next_step") if person else None
-    if step:
-        when = person.facts.get("next_step_date")
-        date_text = f" on {when.value.strftime('%A, %B %-d')}" if when else ""
-        lines += ["", f"As a next step: {_short(step.value)} I will follow up{date_text} to confirm."]
-    lines += ["", "Please let me know if anything has changed on your side.", "", "Best regards,"]
-    return "\n".join(lines)
+    ask = instruction.strip().splitlines()[0] if instruction.strip() else ""
+    actions = [a for a in find_actions(note) if a.clause not in ask]  # the request itself is no next step
+    action_clauses = {a.clause for a in actions}
+    recap = []
+    for c in (c for f in facts for c in clauses(f)):
+        c = LOG_PREFIX.sub("", c)  # "2026-11-18 call: Demo went well" -> "Demo went well"
+        if c in action_clauses or dt.DATE_LINE_RE.match(c) or _is_field(c):
+            continue
+        if re.search(r"[$€£]|\d|proposal|demo|budget|pricing|contract|agreed|pilot", c, re.I):
+            recap.append(_to_you(c, person) if person else c)
+    recap = recap[:3]
+    steps = []
+    for a in actions:
+        if not (a.team or a.owner is person):
+            continue
+        by = a.due_phrase and (a.due_phrase.lower().startswith("by ")
+                               or re.search(rf"\bby\s+{re.escape(a.due_phrase)}", a.clause))
+        prep = "by" if by else "on"
+        when = f" {prep} {_day(a.due)}" if a.due else ""
+        if a.noted:
+            steps.append(f"Next step: {a.task[:1].upper()}{a.task[1:]}{when}.")
+        else:
+            steps.append(("I will " if a.team else "You will ") + a.task + when + ".")
+    closing = layout.closing or "Best regards,"
+    budget = layout.max_words
+    while True:
+        lines = [subject, "", f"Hi {first},", "", "Thank you for taking the time to speak with me."]
+        if recap:
+            lines.append("To recap: " + " ".join(_sentence(r) for r in recap))
+        if steps:
+            lines += ["", ("" if steps[0].startswith("Next step:") else "Next steps: ") + " ".join(steps[:3])]
+        lines += ["", "Please let me know if anything has changed on your side.", "", closing]
+        words = len(" ".join(lines[2:]).split())
+        if budget is None or words <= budget or not (recap or len(steps) > 1):
+            return "\n".join(lines)
+        if len(recap) > 0:
+            recap.pop()
+        else:
+            steps.pop()
+
+
+GENERIC = (
+    ("how", "To {s}, start from the outcome you want, take the smallest step that moves it forward, and check "
+            "the result before the next one."),
+    ("good", "A good approach to {s}: be clear about the goal, keep it short and specific, and ask before you "
+             "assume."),
+    ("what", "About {s}: it depends on the context; the usual starting point is what is already agreed and "
+             "what is still open."),
+    ("yesno", "It depends on the details: if what you know so far supports it, yes; if not, check it first."),
+)
 
 
 def generic_answer(text: str) -> str:
-    """A short, plain answer that echoes the question's subject (the same question, the same answer)."""
+    """A short plain answer to a question nobody scripted: it takes up the question's own subject."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    low = line.lower()
+    if re.match(r"^(?:hi|hello|hey|good (?:morning|afternoon|evening))\b", low):
+        if re.search(r"\bwho are you\b|\bwhat are you\b", low):
+            return "Hello! I'm an AI assistant. How can I help you today?"
+        return "Hello! How can I help you today?"
+    if m := re.match(r"^(?:tell me about|describe|explain)\s+(.+?)[.?!]*$", line, re.I):
+        return (f"I have no details about {m[1]} in this conversation. Share what you know, or the record, "
+                "and I can summarise it.")
     subject = topic(text)
-    keys = keywords(text) or [subject]
-    templates = (
-        "Here is a short answer to your question about {s}.\n\nThe main things to consider are {k}. Each of them depends on the "
-        "details you have at hand, so start with what you already know and note what is still open. If you share "
-        "names, dates or amounts, I can be more specific.",
-        "On {s}: the key points are {k}. A good next step is to write down what is confirmed, what is assumed, "
-        "and who owns each open question. Send me more detail and I can give a more precise answer.",
-    )
-    return templates[zlib.crc32(text.encode("utf-8")) % len(templates)].format(s=subject, k=", ".join(keys))
+    gerund = re.sub(r"^(?:to\s+)?(\w+?)(e?)\b", lambda m: _ing(m[1] + m[2]), subject, count=1)
+    if re.match(r"^(?:what is|what's|whats) (?:a |the )?(?:good|best|right) (?:way|approach) to ", low) or \
+            re.match(r"^(?:what is|what's) (?:a |the )?best way", low):
+        return GENERIC[1][1].format(s=gerund)
+    if low.startswith("how"):
+        verb = re.sub(r"^how (?:do|can|should|could|would) (?:i|we|you) ", "", low).rstrip("?. ")
+        return GENERIC[0][1].format(s=verb or subject)
+    if re.match(r"^(?:who|when|where|which)\b", low):
+        return f"Nothing in this conversation says {line.rstrip('?.! ')[:1].lower()}{line.rstrip('?.! ')[1:]}; " \
+               "the record, or whoever owns it, would know."
+    if m := re.match(r"^what (?:is|are)\s+(.+?)[?.!]*$", line, re.I):
+        return GENERIC[2][1].format(s=m[1])
+    if re.match(r"^(?:is|are|can|could|should|does|do|did|will|would)\b", low):
+        return GENERIC[3][1]
+    return GENERIC[2][1].format(s=subject)
+
+
+def _ing(verb: str) -> str:
+    if verb.endswith("ing"):
+        return verb
+    if verb.endswith("e") and not verb.endswith("ee"):
+        return verb[:-1] + "ing"
+    return verb + "ing"
 
 
 def _result_facts(content: str) -> str:

@@ -7,6 +7,8 @@ tool_result blocks not first in their message) is a 400 here too.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +23,29 @@ REMOVED_IN_2026 = ("temperature", "top_p", "top_k")
 USER_BLOCKS = {"text", "image", "document", "tool_result", "search_result", "container_upload"}
 ASSISTANT_BLOCKS = {"text", "thinking", "redacted_thinking", "tool_use", "server_tool_use"}
 TOOL_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
+# Top-level fields of SDK 2.14's messages.create and beta.messages.create (types/message_create_params.py and
+# types/beta/message_create_params.py; user_profile_id/workspace_id/betas travel as headers), plus the legacy
+# output_format and the sampling parameters (checked per version and model below). Anything else is refused
+# the way the real API refuses it: "<field>: Extra inputs are not permitted" (e.g. anthropics/claude-code#14135).
+KNOWN_FIELDS = frozenset({
+    "model", "max_tokens", "messages", "system", "stop_sequences", "stream", "tools", "tool_choice", "thinking",
+    "output_config", "output_format", "cache_control", "metadata", "service_tier", "speed", "inference_geo",
+    "container", "diagnostics", "context_management", "mcp_servers", "thread", "compaction", "fallbacks",
+    "fallback_credit_token", "billing_policy", *REMOVED_IN_2026,
+})
+COUNT_ONLY_DROPS = frozenset({"max_tokens", "stream", "metadata", "stop_sequences", "service_tier", "container",
+                              "inference_geo", "diagnostics", "thread", "fallbacks", "fallback_credit_token",
+                              "billing_policy"})
+PREFILL_REFUSED = (
+    "This model does not support assistant message prefill. The conversation must end with a user message."
+)
+THINKING_ENABLED_REFUSED = (
+    '"thinking.type.enabled" is not supported for this model. Use "thinking.type.adaptive" and '
+    '"output_config.effort" to control thinking behavior.'
+)
+SAMPLING_EXCLUSIVE = "`temperature` and `top_p` cannot both be specified for this model. Please use only one."
+OBJECT_NOT_CLOSED = "For 'object' type, 'additionalProperties' must be explicitly set to false"
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 
 
 @dataclass
@@ -60,7 +85,10 @@ def validate_messages(body: Any, version: str, *, count_only: bool = False) -> M
     """Validate a /v1/messages (or count_tokens, with count_only) body; raise ApiError on the first problem."""
     if not isinstance(body, dict):
         raise invalid("The request body must be a JSON object")
-    _check_sampling(body, version)
+    allowed = KNOWN_FIELDS - COUNT_ONLY_DROPS if count_only else KNOWN_FIELDS
+    for name in body:
+        if name not in allowed:
+            raise invalid(f"{name}: Extra inputs are not permitted")
     required = ("model", "messages") if count_only else ("model", "max_tokens", "messages")
     for name in required:
         if name not in body:
@@ -71,6 +99,7 @@ def validate_messages(body: Any, version: str, *, count_only: bool = False) -> M
     spec = catalogue.lookup(model)
     if spec is None:
         raise ApiError(404, f"model: {model}", decision="unknown_model")
+    _check_sampling(body, version, spec)
     max_tokens = 0 if count_only else _max_tokens(body["max_tokens"], spec)
     messages = _messages(body["messages"])
     req = MessagesRequest(model=model, spec=spec, max_tokens=max_tokens, messages=messages)
@@ -83,13 +112,38 @@ def validate_messages(body: Any, version: str, *, count_only: bool = False) -> M
     req.stream = _stream(body.get("stream"))
     req.cache_control = _cache_marker(body.get("cache_control"), "cache_control")
     _check_cache_markers(req)
+    if not count_only:
+        _check_prefill(req, raw_last_role=_last_role(body["messages"]))
+        _check_zero_max_tokens(req)
     return req
 
 
-def _check_sampling(body: dict[str, Any], version: str) -> None:
-    for name in REMOVED_IN_2026:
-        if name not in body:
-            continue
+def _last_role(raw: list[Any]) -> str | None:
+    return raw[-1].get("role") if raw and isinstance(raw[-1], dict) else None
+
+
+def _check_prefill(req: MessagesRequest, raw_last_role: str | None) -> None:
+    # Source: catalogue.SOURCES["prefill-3P"] (the real API's 400, quoted verbatim).
+    if raw_last_role == "assistant" and not req.spec.prefill:
+        raise invalid(PREFILL_REFUSED)
+
+
+def _check_zero_max_tokens(req: MessagesRequest) -> None:
+    # max_tokens 0 pre-warms the prompt cache (writes it, generates nothing); the announcement says it does not
+    # combine with streaming, extended thinking or structured outputs (headsupai.io, quoting @ClaudeDevs).
+    # The real message for the combination was not found: this wording is the sandbox's own.
+    if req.max_tokens:
+        return
+    for what, present in (("streaming", req.stream), ("thinking", req.wants_thinking),
+                          ("structured outputs", req.output_schema is not None)):
+        if present:
+            raise invalid(f"max_tokens: 0 (cache pre-warming) cannot be combined with {what}; "
+                          "set max_tokens to at least 1")
+
+
+def _check_sampling(body: dict[str, Any], version: str, spec: ModelSpec) -> None:
+    present = [name for name in REMOVED_IN_2026 if name in body]
+    for name in present:
         if version == "2026-10-21":
             raise invalid(f"{name}: Extra inputs are not permitted (removed in anthropic-version 2026-10-21)")
         value = body[name]
@@ -98,6 +152,13 @@ def _check_sampling(body: dict[str, Any], version: str) -> None:
                 raise invalid("top_k: Input should be an integer greater than or equal to 0")
         elif not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
             raise invalid(f"{name}: Input should be a number between 0 and 1")
+    # Per model under 2023-06-01 (sources: catalogue.SOURCES["sampling-removed"], ["sampling-exclusive"]).
+    if spec.sampling == "removed":
+        for name in present:
+            if not (name == "temperature" and body[name] == 1):  # only non-default values are refused
+                raise invalid(f"`{name}` is deprecated for this model.")
+    elif spec.sampling == "exclusive" and "temperature" in present and "top_p" in present:
+        raise invalid(SAMPLING_EXCLUSIVE)
 
 
 def _max_tokens(value: Any, spec: ModelSpec) -> int:
@@ -177,7 +238,46 @@ def _check_blocks(blocks: list[dict[str, Any]], role: str, where: str) -> None:
             )
         if kind == "tool_result" and not isinstance(block.get("tool_use_id"), str):
             raise invalid(f"{where}.content.{j}.tool_use_id: Field required")
+        if kind == "image":
+            _check_image(block, f"{where}.content.{j}")
+        if kind == "tool_result" and isinstance(block.get("content"), list):
+            for n, inner in enumerate(block["content"]):
+                if isinstance(inner, dict) and inner.get("type") == "image":
+                    _check_image(inner, f"{where}.content.{j}.tool_result.content.{n}")
         _cache_marker(block.get("cache_control"), f"{where}.content.{j}.cache_control")
+
+
+_MAGIC = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+}
+
+
+def _image_matches(data: bytes, media_type: str) -> bool:
+    if media_type == "image/webp":
+        return data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+    return data.startswith(_MAGIC[media_type])
+
+
+def _check_image(block: dict[str, Any], where: str) -> None:
+    """A base64 image must decode and be the type it says (messages as the real API words them: the
+    media_type list and 'Image does not match the provided media type' are quoted in anthropics/claude-code#8184
+    and #6300; for data that is not base64 at all no real message was found, so the same wording is used)."""
+    source = block.get("source")
+    if not isinstance(source, dict) or source.get("type") != "base64":
+        return
+    media_type = source.get("media_type")
+    if media_type not in IMAGE_TYPES:
+        raise invalid(f"{where}.image.source.base64.media_type: Input should be 'image/jpeg', 'image/png', "
+                      "'image/gif' or 'image/webp'")
+    data = source.get("data")
+    try:
+        raw = base64.b64decode(data, validate=True) if isinstance(data, str) and data else b""
+    except (binascii.Error, ValueError):
+        raw = b""
+    if not raw or not _image_matches(raw, media_type):
+        raise invalid(f"{where}.image.source.base64.data: Image does not match the provided media type {media_type}")
 
 
 def _check_tool_pairs(merged: list[dict[str, Any]]) -> None:
@@ -253,6 +353,9 @@ def _tools(raw: Any) -> list[dict[str, Any]]:
             raise invalid(f'tools.{j}.input_schema: must be a JSON schema object with "type": "object"')
         if tool["name"] in names:
             raise invalid("tools: Tool names must be unique.")
+        if tool.get("strict") is True and isinstance(schema, dict):
+            # strict tool use compiles input_schema with the structured-outputs pipeline: the same rules
+            _check_closed(schema, f"tools.{j}.input_schema")
         names.add(tool["name"])
         _cache_marker(tool.get("cache_control"), f"tools.{j}.cache_control")
     return [dict(t) for t in raw]
@@ -283,6 +386,8 @@ def _thinking(raw: Any, req: MessagesRequest, count_only: bool) -> dict[str, Any
     if not isinstance(raw, dict) or raw.get("type") not in kinds:
         raise invalid("thinking.type: Input should be 'enabled', 'adaptive', 'disabled' or 'between_tools'")
     kind = raw["type"]
+    if kind == "enabled" and kind in req.spec.rejects_thinking:
+        raise invalid(THINKING_ENABLED_REFUSED)  # the real API's words (catalogue.SOURCES["thinking-adaptive"])
     if kind in req.spec.rejects_thinking:
         raise invalid(f"thinking.type: '{kind}' is not supported by {req.model}; use 'adaptive'")
     if kind == "enabled":
@@ -298,7 +403,7 @@ def _thinking(raw: Any, req: MessagesRequest, count_only: bool) -> dict[str, Any
 
 def _output_schema(body: dict[str, Any]) -> dict[str, Any] | None:
     config = body.get("output_config")
-    fmt = None
+    fmt, where = None, "output_config.format.schema"
     if config is not None:
         if not isinstance(config, dict):
             raise invalid("output_config: Input should be an object")
@@ -307,7 +412,7 @@ def _output_schema(body: dict[str, Any]) -> dict[str, Any] | None:
             raise invalid("output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'")
         fmt = config.get("format")
     if fmt is None:
-        fmt = body.get("output_format")  # the older beta name
+        fmt, where = body.get("output_format"), "output_format.schema"  # the older beta name
     if fmt is None:
         return None
     if (
@@ -316,7 +421,51 @@ def _output_schema(body: dict[str, Any]) -> dict[str, Any] | None:
         or not isinstance(fmt.get("schema"), dict)
     ):
         raise invalid('output_config.format: expected {"type": "json_schema", "schema": {...}}')
+    _check_closed(fmt["schema"], where)
     return fmt["schema"]
+
+
+# Constrained decoding supports only a subset of JSON Schema: numeric bounds, string lengths and array bounds
+# beyond minItems 0/1 are a 400 (structured-outputs docs, "If you use an unsupported feature, you'll receive a
+# 400 error with details", quoted in laravel/ai#715; the SDK's own transform and litellm#20813 strip exactly
+# these). The real wording is known for minItems (ghostlobster/memorize-everything#93); the others follow it.
+UNSUPPORTED_KEYWORDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
+                        "minLength", "maxLength", "maxItems", "minProperties", "maxProperties")
+
+
+def _check_keywords(schema: dict[str, Any], kinds: Any, where: str) -> None:
+    kind = kinds if isinstance(kinds, str) else (next((k for k in kinds if k != "null"), "any")
+                                                 if isinstance(kinds, list) else "any")
+    min_items = schema.get("minItems")
+    if min_items is not None and min_items not in (0, 1):
+        raise invalid(f"{where}: For 'array' type, 'minItems' values other than 0 or 1 are not supported")
+    for key in UNSUPPORTED_KEYWORDS:
+        if key in schema:
+            raise invalid(f"{where}: For '{kind}' type, property '{key}' is not supported")
+
+
+def _check_closed(schema: Any, where: str) -> None:
+    """Every object (sub)schema must say additionalProperties: false. The real API's message, quoted in
+    veryfront/veryfront-code#3921; the rule is the structured-outputs page's ("must be set to false for
+    objects", quoted in BerriAI/litellm#35811)."""
+    if isinstance(schema, list):
+        for item in schema:
+            _check_closed(item, where)
+        return
+    if not isinstance(schema, dict):
+        return
+    kinds = schema.get("type")
+    is_object = kinds == "object" or (isinstance(kinds, list) and "object" in kinds)
+    if is_object and schema.get("additionalProperties") is not False:
+        raise invalid(f"{where}: {OBJECT_NOT_CLOSED}")
+    _check_keywords(schema, kinds, where)
+    for key in ("properties", "$defs", "definitions", "patternProperties"):
+        if isinstance(schema.get(key), dict):
+            for sub in schema[key].values():
+                _check_closed(sub, where)
+    for key in ("items", "anyOf", "allOf", "oneOf", "prefixItems", "not", "if", "then", "else"):
+        if key in schema:
+            _check_closed(schema[key], where)
 
 
 def _stop_sequences(raw: Any) -> list[str]:

@@ -125,3 +125,30 @@ def test_count_tokens_has_its_own_requests_bucket(sandbox, sandbox_client):
     with pytest.raises(anthropic.RateLimitError):
         client.messages.count_tokens(model=MODEL, messages=HI)
     assert client.messages.create(model=MODEL, max_tokens=5, messages=HI).content  # Messages bucket untouched
+
+
+def test_a_burst_smaller_than_one_request_still_admits_one_request_per_refill(sandbox, sandbox_client):
+    # --rpm 5 --burst-s 1: the bucket holds 1/12 of a request. The real API never refuses every request;
+    # the sandbox admits one when the bucket is full and the next after a full refill (12 s at 5/min).
+    sandbox.configure(rpm=5, burst_s=1.0)
+    client = sandbox_client.with_options(max_retries=0)
+    assert client.messages.create(model=MODEL, max_tokens=5, messages=HI).content
+    with pytest.raises(anthropic.RateLimitError) as info:
+        client.messages.create(model=MODEL, max_tokens=5, messages=HI)
+    headers = info.value.response.headers
+    assert headers["x-should-retry"] == "true"
+    assert int(headers["retry-after"]) == 12
+    sandbox.clock.advance(12)
+    assert client.messages.create(model=MODEL, max_tokens=5, messages=HI).content
+    assert "never_fits" not in [e["decision"] for e in sandbox.journal]
+
+
+def test_count_tokens_bucket_also_holds_at_least_one_request(sandbox, sandbox_client):
+    sandbox.configure(count_tokens_rpm=5, burst_s=1.0)
+    client = sandbox_client.with_options(max_retries=0)
+    assert client.messages.count_tokens(model=MODEL, messages=HI).input_tokens > 0
+    with pytest.raises(anthropic.RateLimitError) as info:
+        client.messages.count_tokens(model=MODEL, messages=HI)
+    assert int(info.value.response.headers["retry-after"]) == 12
+    sandbox.clock.advance(12)
+    assert client.messages.count_tokens(model=MODEL, messages=HI).input_tokens > 0
