@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from lib import prompts
-from lib.schemas import Extraction
+from lib.claude import prompts
+from lib.work.schemas import Extraction
 
 pytestmark = pytest.mark.sandbox
 
