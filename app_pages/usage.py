@@ -131,7 +131,23 @@ def tokens_tab(report: UsageReport) -> None:
                    + (f" {s.unpriced_rows:,} call(s) without a known price are left out." if s.unpriced_rows else ""))
 
 
+def configured_limits_table() -> None:
+    """The organisation's configured limits beside the measured headroom (with ANTHROPIC_ADMIN_KEY)."""
+    if resources.settings().anthropic_admin_key is None:
+        st.caption("Set ANTHROPIC_ADMIN_KEY to see the organisation's configured limits here (Rate Limits API).")
+        return
+    try:
+        groups = resources.services().configured_limits()
+    except ScribeError as err:
+        ui.show_error(err)
+        return
+    st.markdown("**Configured limits** (Rate Limits API, per minute)")
+    st.dataframe([{"group": g.group, "type": g.group_type, **{k: f"{v:,}" for k, v in g.limits.items()},
+                   "models": ", ".join(g.models)} for g in groups], hide_index=True)
+
+
 def limits_tab(report: UsageReport) -> None:
+    configured_limits_table()
     if report.headroom.empty:
         st.info("No rate-limit headers in this period (the API sends them with every answer).")
         return

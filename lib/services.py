@@ -26,7 +26,7 @@ from lib.work import migrations as work_migrations
 if TYPE_CHECKING:  # imported for real only when used: the CLI must not pay for what it does not need
     from lib.bulk.manager import JobManager
     from lib.claude.backend import Backend
-    from lib.claude.gateway import Gateway
+    from lib.claude.gateway import ConfiguredLimit, Gateway
     from lib.crm.records import SaveRequest, SaveResult
     from lib.crm.store import CrmStore
     from lib.usage.budgets import BudgetGuard, BudgetStatus, BudgetStore
@@ -80,6 +80,7 @@ class Services:
 
                 self._jobs = JobManager(self.gateway, self.db, concurrency=self.settings.scribe_bulk_concurrency,
                                         resume=resume)
+                self._seed_limiter(self._jobs)
             return self._jobs
 
     # -- CRM saves, with their outcomes reported to the usage side ---------------------------------------
@@ -105,6 +106,25 @@ class Services:
         from lib.usage.budgets import BudgetGuard
 
         return BudgetGuard(self.db, backend=backend, settings=lambda: self.settings, ttl_s=0).statuses()
+
+    def configured_limits(self, model: str | None = None) -> list[ConfiguredLimit]:
+        """The organisation's configured rate limits (needs ANTHROPIC_ADMIN_KEY; [] without one)."""
+        if self.settings.anthropic_admin_key is None:
+            return []
+        return self.gateway.configured_rate_limits(self.settings.anthropic_admin_key.get_secret_value(), model=model)
+
+    def _seed_limiter(self, manager: JobManager) -> None:
+        """With an admin key, the bulk limiter starts from the configured limits, not from a probe."""
+        from lib.bulk.limiter import limits_from_configured
+        from lib.core.errors import ScribeError
+
+        try:
+            groups = self.configured_limits(self.settings.model_for("batch"))
+        except ScribeError:
+            return  # no configured limits to be had: the limiter learns them from the headers, as without a key
+        for group in groups:
+            if manager.seed_limits(limits_from_configured(group.limits)):
+                return
 
     def close(self) -> None:
         """Stop the job manager's threads and close the database (the CLI calls this before exit)."""

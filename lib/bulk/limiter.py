@@ -37,6 +37,7 @@ from datetime import datetime
 
 from lib.claude.gateway import retry_after_seconds
 
+SEED_BURST_S = 10.0  # a seeded bucket's burst until headers say more
 DIMENSIONS = ("requests", "input_tokens", "output_tokens")
 _HEADER = {"requests": "requests", "input_tokens": "input-tokens", "output_tokens": "output-tokens"}
 ROUNDING_SLACK = 500  # the real API rounds token `remaining` to the nearest thousand
@@ -314,6 +315,23 @@ class RateLimiter:
 
     # -- what the page and the ETA need -------------------------------------------------------------
 
+    def seed(self, limits: Mapping[str, int]) -> bool:
+        """Start from the organisation's configured per-minute limits (Rate Limits API) instead of a probe.
+
+        The burst each bucket allows is not configured anywhere, so it starts at a sixth of the minute
+        (SEED_BURST_S); the first responses' headers raise it to what the API really allows. Returns
+        False (and changes nothing) once headers were read, or when a dimension is missing."""
+        with self._lock:
+            if self._buckets is not None or not all(limits.get(d) for d in DIMENSIONS):
+                return False
+            now = self.clock()
+            self._buckets = {}
+            for dim in DIMENSIONS:
+                bucket = _Bucket(int(limits[dim]), now)
+                bucket.capacity = bucket.level = bucket.limit * SEED_BURST_S / 60.0
+                self._buckets[dim] = bucket
+            return True
+
     @property
     def known(self) -> bool:
         with self._lock:
@@ -382,3 +400,12 @@ def _epoch(raw: str | None) -> float | None:
         return datetime.fromisoformat(raw.strip()).timestamp()
     except ValueError:
         return None
+
+
+CONFIGURED_LIMITERS = {"requests": "requests_per_minute", "input_tokens": "input_tokens_per_minute_cache_aware",
+                       "output_tokens": "output_tokens_per_minute"}
+
+
+def limits_from_configured(limits: Mapping[str, int]) -> dict[str, int]:
+    """The limiter's dimensions from one Rate Limits API group's limiter values (missing ones left out)."""
+    return {dim: int(limits[name]) for dim, name in CONFIGURED_LIMITERS.items() if limits.get(name)}

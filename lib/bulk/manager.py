@@ -102,6 +102,10 @@ class JobManager:
         with self._lock:  # two pages polling the same job must not import it twice
             return batches.refresh(self.gateway, self.store, job_id)
 
+    def seed_limits(self, limits: dict[str, int]) -> bool:
+        """Start the live runner's limiter from configured limits (see RateLimiter.seed)."""
+        return self.runner.limiter.seed(limits)
+
     def limits(self) -> dict | None:
         """The rate limits the live runner's limiter has learned from the API's headers, if any."""
         return self.runner.limiter.limits() or None

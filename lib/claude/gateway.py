@@ -219,6 +219,16 @@ class RecordingTransport(httpx2.BaseTransport):
 # -- the gateway --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ConfiguredLimit:
+    """One group of the organisation's configured rate limits: limiter type -> value (per minute)."""
+
+    group: str
+    group_type: str
+    models: tuple[str, ...]
+    limits: dict[str, int]
+
+
 class Gateway:
     """One per process: the SDK client, the usage log, and the rules every call follows."""
 
@@ -343,6 +353,23 @@ class Gateway:
                                        "Check ANTHROPIC_ADMIN_KEY: it must be an Admin API key (sk-ant-admin…).",
                                        request_id=err.request_id) from err
         return pages
+
+    def configured_rate_limits(self, admin_key: str, *, model: str | None = None) -> list[ConfiguredLimit]:
+        """The organisation's configured Messages API limits (Rate Limits API, Admin key), per group.
+
+        `GET /v1/organizations/rate_limits` through the SDK's `organization.rate_limits.list()`, at this
+        gateway's base URL; the key is never logged; nothing is written to the usage log (it costs nothing)."""
+        client = anthropic.Anthropic(api_key=admin_key, base_url=self.base_url, max_retries=2, timeout=30)
+        try:
+            with client, _translate_errors():
+                entries = list(client.organization.rate_limits.list(**({"model": model} if model else {})))
+        except AuthenticationFailed as err:
+            raise AuthenticationFailed(f"Anthropic refused the admin key: {err.message}",
+                                       "Check ANTHROPIC_ADMIN_KEY: it must be an Admin API key (sk-ant-admin…).",
+                                       request_id=err.request_id) from err
+        return [ConfiguredLimit(group=getattr(e.group, "display_name", None) or e.group.id,
+                                group_type=e.group.type, models=tuple(e.models or ()),
+                                limits={v.type: int(v.value) for v in e.limits}) for e in entries]
 
     @staticmethod
     def _cost_report_pages(client: anthropic.Anthropic, start: datetime, end: datetime) -> list[dict[str, Any]]:

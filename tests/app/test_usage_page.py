@@ -142,6 +142,7 @@ def test_reconciliation_with_an_admin_key(app_env, full_log, monkeypatch):
     assert "Anthropic's report" in m and at.dataframe
     page_text = " ".join(str(e.value) for e in [*at.markdown, *at.caption, *at.info, *at.warning, *at.metric])
     assert "apptest" not in page_text and "sk-ant-admin" not in page_text  # the admin key is never shown
+    assert any("Configured limits" in md.value for md in at.markdown)  # the Rate Limits API, beside the headroom
 
 
 def test_a_budget_set_here_can_be_removed(app, full_log, hermetic_env):
