@@ -4,7 +4,7 @@ import streamlit as st
 
 from app_pages._shared import resources, ui
 from lib.core.errors import ScribeError
-from lib.core.text import decode_upload
+from lib.core.text import decode_upload, safe_inline
 from lib.work import extraction, review
 
 st.title("Extract CRM fields from notes")
@@ -64,10 +64,14 @@ def show_review(current: review.Review) -> None:
                    disabled=ui.READ_ONLY_REVIEW_COLUMNS + [c for c in current.frame if c.endswith("_crm")],
                    on_change=on_grid_change, args=(key,))
     for meta, (_, row) in zip(current.meta, current.frame.iterrows(), strict=True):
-        with st.expander(f"Evidence · {row['name']}"):
+        flagged = review.instruction_flags(meta.person)
+        with st.expander(f"{'⚠ ' if flagged else ''}Evidence · {safe_inline(row['name'])}"):
+            if flagged:
+                st.warning("Some of this reads like an instruction to the model, not a fact about the customer "
+                           f"({', '.join(flagged)}): it was not pre-accepted. Check it against the note.")
             for item in meta.person.evidence:
-                st.markdown(f"**{review.FIELD_LABELS[item.field.value]}**: “{item.quote}”")
-            st.caption(f"Match candidates: {', '.join(meta.options) or 'none'}")
+                st.markdown(f"**{review.FIELD_LABELS[item.field.value]}**: “{safe_inline(item.quote)}”")
+            st.caption(f"Match candidates: {safe_inline(', '.join(meta.options) or 'none')}")
     for run in current.notes.values():
         st.caption(ui.usage_line(run.result))
 
@@ -86,9 +90,24 @@ def save_review(current: review.Review) -> None:
     except ScribeError as err:
         ui.show_error(err)
         return
-    for run in current.notes.values():
-        resources.services().usage_log.set_outcome(run.result.call_id, "crm_change_set", result.change_set_id)
     st.session_state.extract_saved = result
+
+
+def show_conflicts(result) -> None:
+    """Values changed in the CRM after the review was built: not overwritten; the rep sees both and chooses."""
+    st.warning(f"{len(result.conflicts)} field(s) changed in the CRM after you reviewed them, so they were left "
+               "as they are now. Choose for each:")
+    st.dataframe([{"contact": c.contact_id, "field": review.FIELD_LABELS.get(c.field, c.field), "you saw": c.seen,
+                   "now in the CRM": c.current, "proposed": c.proposed} for c in result.conflicts], hide_index=True)
+    if st.button("Write the proposed values over the current ones", key="extract_conflicts_overwrite"):
+        request = review.conflict_request(result.conflicts, ui.current_user(), result.change_set_id)
+        try:
+            again = resources.services().save_review(request)
+        except ScribeError as err:
+            ui.show_error(err)
+            return
+        st.session_state.extract_saved = again
+        st.rerun()
 
 
 def show_saved() -> None:
@@ -101,7 +120,11 @@ def show_saved() -> None:
         st.success(f"Saved: {len(result.created_contacts)} new contact(s), {len(result.updated_contacts)} updated, "
                    f"{result.changes} field change(s) recorded (change set `{result.change_set_id[:8]}`).")
     for skipped in result.skipped:
-        st.caption(f"Kept: {skipped}")
+        st.caption(f"Kept: {safe_inline(skipped)}")
+    for notice in result.notices:
+        st.info(safe_inline(notice))
+    if result.conflicts:
+        show_conflicts(result)
     touched = result.updated_contacts + result.created_contacts
     if touched:
         st.markdown("Timelines: " + " · ".join(f"[#{cid}](contacts?contact={cid})" for cid in touched))

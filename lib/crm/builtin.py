@@ -25,6 +25,7 @@ from lib.core.errors import InvalidRecord
 from lib.crm.records import (
     STAGES,
     Change,
+    Conflict,
     Contact,
     Deal,
     Interaction,
@@ -237,6 +238,11 @@ class BuiltinCrm:
                   result: SaveResult) -> None:
         values = {k: v for k, v in row.values.items() if _text(v) is not None}
         company_id = self._company_for_row(tx, writer, values.get("company"), row.evidence.get("company"))
+        existing = self._active_id_by_email(tx, values.get("email")) if row.contact_id is None else None
+        if existing is not None:  # created since the review was built (another session, a stale review)
+            result.notices.append(f"{values.get('name') or 'A new contact'} was matched again by email at save "
+                                  f"time: {_text(values.get('email'))} is contact {existing}; updated it instead.")
+            row = row.model_copy(update={"contact_id": existing, "seen": {}})
         if row.contact_id is None:
             contact_id = self._create_contact(tx, writer, values, company_id, row.evidence, user)
             result.created_contacts.append(contact_id)
@@ -246,7 +252,9 @@ class BuiltinCrm:
                 return
             result.updated_contacts.append(contact_id)
         self._update_deal(tx, writer, contact_id, company_id, values, row, result)
-        if row.note:
+        if row.note and tx.execute(  # the same note logged on the same contact once, however often it is saved
+                "SELECT 1 FROM interactions WHERE contact_id = ? AND note = ? AND NOT archived",
+                [contact_id, row.note]).fetchone() is None:
             tx.execute(
                 """INSERT INTO interactions (contact_id, ts, kind, summary, note, author, change_set_id, call_id)
                    VALUES (?, ?, 'note', ?, ?, ?, ?, ?) RETURNING id""",
@@ -267,6 +275,10 @@ class BuiltinCrm:
                         evidence: dict[str, str], owner: str) -> int:
         if not values.get("name"):
             raise InvalidRecord("A new contact needs a name.", "Fill the name, or match the row to a contact.")
+        taken = self._active_id_by_email(tx, values.get("email"))
+        if taken is not None:
+            raise InvalidRecord(f"A contact with the email {values['email']} already exists (contact {taken}).",
+                                "Match the row to that contact instead of creating a new one.")
         contact_id = tx.execute(
             "INSERT INTO contacts (name, email, phone, title, company_id, owner) VALUES (?, ?, ?, ?, ?, ?) "
             "RETURNING id",
@@ -279,6 +291,41 @@ class BuiltinCrm:
         if company_id is not None:
             writer.record("contact", contact_id, "company_id", None, company_id, evidence.get("company"))
         return contact_id
+
+    @staticmethod
+    def _active_id_by_email(tx, email: Any) -> int | None:
+        """The live contact with this email (compared trimmed, case-insensitively), if any."""
+        address = _text(email)
+        if address is None:
+            return None
+        found = tx.execute("SELECT id FROM contacts WHERE lower(trim(email)) = lower(?) AND NOT archived "
+                           "ORDER BY id LIMIT 1", [address.lower()]).fetchone()
+        return found[0] if found else None
+
+    def _stale(self, tx, row: ProposedRow, field_name: str, now: Any, contact_id: int, result: SaveResult) -> bool:
+        """True (and the conflict recorded) when the CRM's value changed since the rep saw it."""
+        if field_name not in row.seen:
+            return False
+        if field_name == "company":  # the rep saw a company's name
+            now = tx.execute("SELECT name FROM companies WHERE id = ?", [now]).fetchone()[0] if now else None
+        if _text(row.seen[field_name]) == _text(now):
+            return False
+        result.conflicts.append(Conflict(contact_id=contact_id, field=field_name, seen=_text(row.seen[field_name]),
+                                         current=_text(now), proposed=_text(row.values.get(field_name))))
+        return True
+
+    def _record_value(self, writer, row: ProposedRow, entity: str, entity_id: int, column: str, old: Any, new: Any,
+                      field_name: str) -> None:
+        """One field's change: the AI's, approved by the rep; or, where the rep typed it, the rep's own,
+        with the AI's proposal and its evidence kept beside it."""
+        evidence = row.evidence.get(field_name)
+        if field_name in row.typed:
+            ai = _text(row.typed[field_name])
+            note = f"typed by the rep; the AI proposed {ai!r}" if ai else "typed by the rep; the AI proposed nothing"
+            writer.record(entity, entity_id, column, old, new, f"{note}" + (f" (“{evidence}”)" if evidence else ""),
+                          actor="human")
+        else:
+            writer.record(entity, entity_id, column, old, new, evidence)
 
     def _update_contact(self, tx, writer, contact_id: int, values: dict[str, Any], company_id: int | None,
                         row: ProposedRow, result: SaveResult) -> bool:
@@ -294,12 +341,14 @@ class BuiltinCrm:
             new = proposed.get(column)
             if _text(new) is None or _text(new) == _text(old):
                 continue
+            source = "company" if column == "company_id" else column
             if column in locked or (column == "company_id" and "company" in locked):
-                result.skipped.append(f"contact {contact_id}: {column} was edited by hand (locked)")
+                result.skipped.append(f"contact {contact_id}: {source} was edited by hand (locked)")
+                continue
+            if self._stale(tx, row, source, old, contact_id, result):
                 continue
             tx.execute(f"UPDATE contacts SET {column} = ? WHERE id = ?", [new, contact_id])  # noqa: S608
-            source = "company" if column == "company_id" else column
-            writer.record("contact", contact_id, column, old, new, row.evidence.get(source))
+            self._record_value(writer, row, "contact", contact_id, column, old, new, source)
         return True
 
     def _update_deal(self, tx, writer, contact_id: int, company_id: int | None, values: dict[str, Any],
@@ -319,6 +368,7 @@ class BuiltinCrm:
                 [company_id, contact_id, f"{name} – new opportunity", wanted.get("stage", "lead")]).fetchone()[0]
             writer.record("deal", deal_id, CREATED, None, f"{name} – new opportunity", None)
             deal = (deal_id, None, None, None, None)
+            row = row.model_copy(update={"seen": {}})  # a new deal: nothing on it the rep could have seen
         locked = set() if row.unlock else self.locked_fields("deal", deal[0])
         for column, old in zip(("stage", "amount", "next_step", "next_step_date"), deal[1:], strict=True):
             if column not in wanted or _text(wanted[column]) == _text(old):
@@ -326,9 +376,11 @@ class BuiltinCrm:
             if column in locked:
                 result.skipped.append(f"deal {deal[0]}: {column} was edited by hand (locked)")
                 continue
-            tx.execute(f"UPDATE deals SET {column} = ? WHERE id = ?", [wanted[column], deal[0]])  # noqa: S608
             source = next(f for f, c in DEAL_COLUMNS.items() if c == column)
-            writer.record("deal", deal[0], column, old, wanted[column], row.evidence.get(source))
+            if self._stale(tx, row, source, old, contact_id, result):
+                continue
+            tx.execute(f"UPDATE deals SET {column} = ? WHERE id = ?", [wanted[column], deal[0]])  # noqa: S608
+            self._record_value(writer, row, "deal", deal[0], column, old, wanted[column], source)
 
     def import_contacts(self, rows: list[dict[str, Any]], user: str) -> SaveResult:
         """Create the given contacts (and their companies) in one transaction, with history."""
@@ -412,14 +464,27 @@ class BuiltinCrm:
 
     def _revert(self, rows: list[Any], user: str, *, kind: str, reverts: str) -> SaveResult:
         result = SaveResult(change_set_id=uuid.uuid4().hex)
+        created = self._created_in(reverts)  # records that change set made: undoing it archives them
         with self.db.transaction() as tx:
             tx.execute("INSERT INTO change_sets VALUES (?, ?, ?, ?, NULL, ?, NULL, ?)",
                        [result.change_set_id, _now(), user, kind, reverts, f"{kind} of {reverts}"])
             writer = _ChangeWriter(tx, result.change_set_id, actor="undo", approved_by=user)
             for row in rows:
+                if row.field != CREATED and (row.entity, row.entity_id) in created:
+                    if kind == "revert":  # its old value is "no record": only the whole save can take it back
+                        result.skipped.append(
+                            f"{row.entity} {row.entity_id}: {_FIELD_NAMES.get(row.field, row.field)} was set when "
+                            "that save created it; undo the whole save to remove it")
+                    continue  # undo: the CREATED row archives the record, its fields stay as they were
                 self._revert_one(tx, writer, row, result)
             result.changes = writer.count
         return result
+
+    def _created_in(self, change_set_id: str) -> set[tuple[str, int]]:
+        rows = self.db.cursor().execute(
+            "SELECT entity, entity_id FROM field_history WHERE change_set_id = ? AND field = ?",
+            [change_set_id, CREATED]).fetchall()
+        return {(e, int(i)) for e, i in rows}
 
     def _revert_one(self, tx, writer: _ChangeWriter, row: Any, result: SaveResult) -> None:
         table = _TABLES[row.entity]
@@ -453,12 +518,12 @@ class _ChangeWriter:
     count: int = 0
 
     def record(self, entity: str, entity_id: int, column: str, old: Any, new: Any, evidence: str | None,
-               reverts: int | None = None) -> None:
+               reverts: int | None = None, *, actor: str | None = None) -> None:
         self.tx.execute(
             """INSERT INTO field_history (change_set_id, ts, entity, entity_id, field, old_value, new_value,
                    actor, approved_by, call_id, request_id, evidence, reverts_history_id)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [self.change_set_id, _now(), entity, int(entity_id), column, _text(old), _text(new), self.actor,
+            [self.change_set_id, _now(), entity, int(entity_id), column, _text(old), _text(new), actor or self.actor,
              self.approved_by, self.call_id, self.request_id, evidence, reverts])
         self.count += 1
 
@@ -475,6 +540,7 @@ _EDITABLE = {
     "deal": ("deals", {"stage", "amount", "next_step", "next_step_date"}),
 }
 _FIELD_OF = {"stage": "deal_stage"}
+_FIELD_NAMES = {"company_id": "company", "stage": "stage", "next_step_date": "next step date"}
 
 
 def _first_line(note: str, limit: int = 140) -> str:

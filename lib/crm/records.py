@@ -51,6 +51,10 @@ class ProposedRow(BaseModel):
     values: dict[str, Any] = Field(default_factory=dict, description="Field -> new value; absent = unchanged")
     evidence: dict[str, str] = Field(default_factory=dict)
     unlock: bool = Field(False, description="Allow AI values over fields a person edited by hand")
+    typed: dict[str, Any] = Field(default_factory=dict,
+                                  description="Field -> the AI's proposal, where the value saved is one the rep typed")
+    seen: dict[str, Any] = Field(default_factory=dict,
+                                 description="Field -> the CRM value the rep saw; saved only if still current")
     confidence: float | None = None
     note: str | None = Field(None, description="The note the row came from; logged as an interaction")
     note_date: date | None = None
@@ -156,6 +160,17 @@ class TimelineEntry:
     note: str | None = None
 
 
+@dataclass(frozen=True)
+class Conflict:
+    """A field the save left alone: the CRM's value changed after the rep saw it. The rep chooses."""
+
+    contact_id: int
+    field: str
+    seen: str | None
+    current: str | None
+    proposed: str | None
+
+
 @dataclass
 class SaveResult:
     """What a save, an import, an undo or a revert did."""
@@ -166,3 +181,5 @@ class SaveResult:
     created_contacts: list[int] = dataclass_field(default_factory=list)
     updated_contacts: list[int] = dataclass_field(default_factory=list)
     skipped: list[str] = dataclass_field(default_factory=list)
+    notices: list[str] = dataclass_field(default_factory=list)
+    conflicts: list[Conflict] = dataclass_field(default_factory=list)

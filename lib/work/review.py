@@ -17,9 +17,9 @@ from typing import Any
 
 import pandas as pd
 
-from lib.core.text import looks_like_email
+from lib.core.text import looks_like_email, reads_like_instruction
 from lib.crm.matching import ContactIndex, Match, contacts_frame, normalize_company
-from lib.crm.records import ALL_FIELDS, STAGES, ProposedRow, SaveRequest
+from lib.crm.records import ALL_FIELDS, STAGES, Conflict, ProposedRow, SaveRequest
 from lib.crm.store import CrmStore
 from lib.work.extraction import NoteExtraction
 from lib.work.schemas import ExtractedPerson
@@ -110,7 +110,9 @@ def build_review(extractions: list[NoteExtraction], crm: CrmStore) -> Review:
             meta.append(RowMeta(note_key=extraction.key, person=person, match=match, options=options,
                                 call_id=extraction.result.call_id, request_id=extraction.result.request_id))
     frame = pd.DataFrame(rows, columns=grid_columns())
-    return Review(frame=frame, meta=meta, notes={e.key: e for e in extractions})
+    built = Review(frame=frame, meta=meta, notes={e.key: e for e in extractions})
+    refresh_checks(built)
+    return built
 
 
 def grid_columns() -> list[str]:
@@ -126,15 +128,20 @@ def _initial_choice(match: Match, options: list[str]) -> str:
     return CREATE_NEW if match.status == "new" else CHOOSE
 
 
-def _row(person: ExtractedPerson, match: Match, chosen: str, current: dict[str, Any], locked: set[str]
-         ) -> dict[str, Any]:
-    proposed = {
+def _proposed(person: ExtractedPerson) -> dict[str, Any]:
+    """What Claude proposed for each field."""
+    return {
         "name": person.name, "email": person.email, "company": person.company, "title": person.title,
         "phone": person.phone, "deal_stage": person.deal_stage.value if person.deal_stage else None,
         "next_step": person.next_step, "next_step_date": person.next_step_date, "amount": person.amount,
     }
+
+
+def _row(person: ExtractedPerson, match: Match, chosen: str, current: dict[str, Any], locked: set[str]
+         ) -> dict[str, Any]:
+    proposed = _proposed(person)
     row: dict[str, Any] = {
-        "accept": match.status != "ambiguous" and person.confidence >= MIN_CONFIDENCE_TO_PRESELECT,
+        "accept": preaccepted(person, match, chosen, current),
         "contact": chosen,
         "match": f"{match.status}: " + "; ".join(match.reasons) if match.reasons else match.status,
         "confidence": round(person.confidence, 2),
@@ -146,6 +153,22 @@ def _row(person: ExtractedPerson, match: Match, chosen: str, current: dict[str, 
     row["unlock"] = False
     row["check"] = ""
     return row
+
+
+def instruction_flags(person: ExtractedPerson) -> list[str]:
+    """Fields whose value or evidence reads like an instruction to the model, not a fact about the customer."""
+    values = person.model_dump(mode="json")
+    return sorted({e.field.value for e in person.evidence if reads_like_instruction(e.quote)}
+                  | {f for f in ALL_FIELDS if isinstance(values.get(f), str) and reads_like_instruction(values[f])})
+
+
+def preaccepted(person: ExtractedPerson, match: Match, chosen: str, current: dict[str, Any]) -> bool:
+    """Ticked Accept from the start only where it is safe to: a confident, unflagged proposal that
+    changes an existing contact; never a new contact, never a move to closed-won or closed-lost."""
+    closing = person.deal_stage is not None and person.deal_stage.value.startswith("closed") \
+        and current.get("deal_stage") != person.deal_stage.value
+    return (contact_id_of(chosen) is not None and match.status not in ("ambiguous", "new")
+            and person.confidence >= MIN_CONFIDENCE_TO_PRESELECT and not instruction_flags(person) and not closing)
 
 
 def _changing(proposed: dict[str, Any], current: dict[str, Any]) -> set[str]:
@@ -197,8 +220,10 @@ def problems(row: pd.Series) -> list[str]:
 
 def refresh_checks(review: Review) -> None:
     """Fill the 'check' column: problems of accepted rows, and what is locked."""
-    for i, row in review.frame.iterrows():
+    for (i, row), meta in zip(review.frame.iterrows(), review.meta, strict=True):
         issues = problems(row) if row["accept"] else []
+        if flagged := instruction_flags(meta.person):
+            issues.append(f"⚠ reads like an instruction to the model, not a fact: {', '.join(flagged)}")
         if row["locked"] and not row["unlock"]:
             issues.append(f"🔒 kept as edited by hand: {row['locked']}")
         review.frame.at[i, "check"] = "; ".join(issues) if issues else "✓"
@@ -220,8 +245,11 @@ def to_save_request(review: Review, user: str) -> SaveRequest:
         values = {f: _plain(row[f]) for f in ALL_FIELDS
                   if _filled(row[f]) and (contact_id is None or not _same(f, row[f], row[f"{f}_crm"]))}
         note = review.notes[meta.note_key]
+        proposed = _proposed(meta.person)
+        typed = {f: proposed[f] for f in values if not _same(f, row[f], proposed[f])}  # the rep's own values
+        seen = {f: _plain(row[f"{f}_crm"]) for f in values} if contact_id is not None else {}
         rows.append(ProposedRow(
-            contact_id=contact_id, values=values, unlock=bool(row["unlock"]),
+            contact_id=contact_id, values=values, unlock=bool(row["unlock"]), typed=typed, seen=seen,
             evidence={e.field.value: e.quote for e in meta.person.evidence},
             confidence=float(row["confidence"]), note=note.note, note_date=note.note_date,
             call_id=meta.call_id, request_id=meta.request_id))
@@ -275,3 +303,16 @@ def _coerce(column: str, value: Any) -> Any:
         except (TypeError, ValueError):
             return value
     return value
+
+
+def conflict_request(conflicts: list[Conflict], user: str, change_set_id: str) -> SaveRequest:
+    """The rep chose the proposed values over what changed in the CRM: a save of just those fields,
+    checked against the values the CRM holds now (so a further change is caught again)."""
+    rows: dict[int, ProposedRow] = {}
+    for c in conflicts:
+        row = rows.setdefault(c.contact_id, ProposedRow(contact_id=c.contact_id, unlock=True))  # the rep's choice
+        row.values[c.field] = c.proposed
+        row.seen[c.field] = c.current
+        row.typed[c.field] = c.proposed  # the rep decided this value over the CRM's: theirs
+    key = f"{change_set_id}:conflicts:" + ",".join(f"{c.contact_id}.{c.field}={c.current}" for c in conflicts)
+    return SaveRequest(review_key=key, user=user, rows=list(rows.values()))

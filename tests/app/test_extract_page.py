@@ -34,7 +34,8 @@ def test_extract_review_save_save_again_undo(extract):
     assert john["contact"].endswith("(#1)") and john["deal_stage_crm"] == "demo" and john["deal_stage"] == "proposal"
     assert "next_step" in john["locked"]  # dana typed the next step by hand
     tom = grid[grid["name"] == "Tom Baker"].iloc[0]
-    assert tom["contact"].startswith("➕")
+    assert tom["contact"].startswith("➕") and not tom["accept"]  # a new contact waits for the rep's tick
+    grid.loc[grid["name"] == "Tom Baker", "accept"] = True  # the rep ticks it
 
     click(extract, "Save accepted rows to CRM")
     assert any("Saved:" in s.value for s in extract.success)

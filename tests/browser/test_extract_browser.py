@@ -43,13 +43,14 @@ def test_extract_edit_save_timeline_undo(page, streamlit_app, browser_sandbox):
     assert page.get_by_test_id("glide-cell-0-0").inner_text() == "true"  # John's row is accepted
 
     page.get_by_role("button", name="Save accepted rows to CRM").click()
-    page.get_by_text("Saved: 1 new contact(s), 2 updated").wait_for()
+    page.get_by_text("Saved: 0 new contact(s), 2 updated").wait_for()  # Tom, a new contact, was not pre-accepted
 
     page.goto(streamlit_app.url + "/contacts?contact=1")
     page.get_by_text("John Smith · Acme Corp.").first.wait_for()
     change = page.get_by_text("VP Operations → Chief Ops Officer")
     change.wait_for()
-    assert "AI, approved by rep" in change.inner_text()
+    assert "person (rep)" in change.inner_text()  # the rep typed it: the rep's value, not the AI's (issue 11)
+    page.get_by_text("typed by the rep; the AI proposed").first.wait_for()  # the AI's proposal kept beside it
     expect(page.get_by_role("textbox", name="Title", exact=True)).to_have_value("Chief Ops Officer")
 
     page.get_by_role("button", name="Undo whole save").first.click()
@@ -60,4 +61,4 @@ def test_extract_edit_save_timeline_undo(page, streamlit_app, browser_sandbox):
     streamlit_app.stop()
     crm = BuiltinCrm(open_database(streamlit_app.db_path))
     assert crm.get_contact(1).title == "VP Operations"
-    assert crm.contact_by_email("tom.baker@acme.com") is None  # the contact the save created is gone again
+    assert crm.contact_by_email("tom.baker@acme.com") is None  # never accepted, never created

@@ -162,3 +162,21 @@ def test_timeline_tells_ai_logged_notes_from_touches_a_person_logged(crm):
     touches = [e for e in tl if e.what == "interaction"]
     assert next(e for e in touches if e.kind == "note").actor == "ai"
     assert next(e for e in touches if e.kind == "email").actor == "human" and sent
+
+
+def test_undo_of_a_save_that_created_a_deal_archives_it(crm):
+    # issue 11.1: this raised "NOT NULL constraint failed: deals.stage"
+    row = ProposedRow(values={"name": "Nora Kowalski", "email": "nora.kowalski@brightpath.io",
+                              "company": "BrightPath Analytics", "title": "Head of RevOps", "deal_stage": "qualified",
+                              "amount": 20000, "next_step": "demo", "next_step_date": "2026-12-08"})
+    saved = crm.save(request([row]))
+    (nora,) = saved.created_contacts
+    deal = crm.deal_for_contact(nora)
+    stage = next(c for c in crm.history(saved.change_set_id) if c.entity == "deal" and c.field == "stage")
+    single = crm.revert_change(stage.id, "dana")  # one field of a record the save created: said, not crashed
+    assert single.changes == 0 and "undo the whole save" in single.skipped[0]
+    undo = crm.undo(saved.change_set_id, "dana")
+    assert not undo.skipped
+    assert crm.get_contact(nora).archived and crm.deal_for_contact(nora) is None
+    assert crm.db.cursor().execute("SELECT archived, stage FROM deals WHERE id = ?", [deal.id]).fetchone() == (
+        True, "qualified")
