@@ -1,7 +1,6 @@
 """Contacts: find a contact, see its fields, deal and timeline (who changed what, AI or person, at what
 cost), revert a change, edit by hand, import contacts from CSV, and the pipeline by stage."""
 
-from dataclasses import asdict
 from decimal import Decimal
 
 import pandas as pd
@@ -9,6 +8,7 @@ import streamlit as st
 
 from app_pages._shared import charts, resources, ui
 from lib.core.errors import ScribeError
+from lib.core.text import safe_inline
 from lib.crm import importing as contacts_import
 from lib.crm.records import STAGES, TimelineEntry
 from lib.crm.store import CREATED
@@ -39,18 +39,34 @@ def show_contact(contact_id: int) -> None:
     if contact is None:
         st.warning(f"No contact #{contact_id}.")
         return
-    st.subheader(f"{contact.name} · {contact.company or 'no company'}")
+    st.subheader(f"{safe_inline(contact.name)} · {safe_inline(contact.company or 'no company')}")
     if contact.archived:
         st.warning("This contact was removed (archived), e.g. by an undo.")
     locked = crm.locked_fields("contact", contact_id)
+    seen = remember_seen("contact", contact_id, {f: getattr(contact, f) for f in EDITABLE})
     with st.form(f"edit_{contact_id}"):
         cols = st.columns(len(EDITABLE))
-        values = {f: col.text_input(label + (" 🔒" if f in locked else ""), getattr(contact, f) or "",
+        values = {f: col.text_input(label + (" 🔒" if f in locked else ""), seen[f] or "",
+                                    key=f"contacts_edit_contact_{contact_id}_{f}",
                                     help="Edited by hand: AI proposals will not overwrite it." if f in locked else None)
                   for (f, label), col in zip(EDITABLE.items(), cols, strict=True)}
         if st.form_submit_button("Save my edits"):
-            save_edits("contact", contact_id, asdict(contact), values)
+            save_edits("contact", contact_id, seen, values,
+                       reload=lambda: {f: getattr(crm.get_contact(contact_id), f) for f in EDITABLE})
     show_deal(contact_id)
+
+
+def remember_seen(entity: str, entity_id: int, current: dict) -> dict:
+    """The values the person's form was filled with: an edit is saved only over these (keyed widgets keep
+    what the person typed across reruns, so a change made meanwhile elsewhere is caught, not lost)."""
+    return st.session_state.setdefault(f"contacts_seen_{entity}_{entity_id}", current)
+
+
+def forget_form(entity: str, entity_id: int) -> None:
+    """After a save: the form shows the CRM's values again."""
+    prefix = f"contacts_edit_{entity}_{entity_id}_"
+    for key in [k for k in st.session_state if k.startswith(prefix)] + [f"contacts_seen_{entity}_{entity_id}"]:
+        del st.session_state[key]
 
 
 def show_deal(contact_id: int) -> None:
@@ -58,27 +74,39 @@ def show_deal(contact_id: int) -> None:
     if deal is None:
         st.caption("No deal yet.")
         return
+    seen = remember_seen("deal", deal.id, deal_values(deal))
+    key = f"contacts_edit_deal_{deal.id}_"
     with st.form(f"deal_{deal.id}"):
-        st.markdown(f"**Deal:** {deal.name}")
+        st.markdown(f"**Deal:** {safe_inline(deal.name)}")
         a, b, c, d = st.columns(4)
-        stage = a.selectbox("Stage", STAGES, index=STAGES.index(deal.stage))
-        amount = b.number_input("Amount", min_value=0.0, value=float(deal.amount or 0), step=1000.0)
-        step = c.text_input("Next step", deal.next_step or "")
-        when = d.date_input("Next step date", value=deal.next_step_date)
+        stage = a.selectbox("Stage", STAGES, index=STAGES.index(seen["stage"]), key=key + "stage")
+        amount = b.number_input("Amount", min_value=0.0, value=float(seen["amount"] or 0), step=1000.0,
+                                key=key + "amount")
+        step = c.text_input("Next step", seen["next_step"] or "", key=key + "next_step")
+        when = d.date_input("Next step date", value=seen["next_step_date"], key=key + "next_step_date")
         if st.form_submit_button("Save deal edits"):
-            save_edits("deal", deal.id, asdict(deal),
-                       {"stage": stage, "amount": amount, "next_step": step, "next_step_date": when})
+            save_edits("deal", deal.id, seen, {"stage": stage, "amount": amount, "next_step": step,
+                                               "next_step_date": when},
+                       reload=lambda: deal_values(crm.deal_for_contact(contact_id)))
 
 
-def save_edits(entity: str, entity_id: int, current: dict, values: dict) -> None:
-    changed = {f: v for f, v in values.items() if (v or None) != (current.get(f) or None)
-               and not (f == "amount" and float(current.get(f) or 0) == float(v or 0))}
+def deal_values(deal) -> dict:
+    return {"stage": deal.stage, "amount": deal.amount, "next_step": deal.next_step,
+            "next_step_date": deal.next_step_date}
+
+
+def save_edits(entity: str, entity_id: int, seen: dict, values: dict, *, reload) -> None:
+    changed = {f: v for f, v in values.items() if (v or None) != (seen.get(f) or None)
+               and not (f == "amount" and float(seen.get(f) or 0) == float(v or 0))}
     try:
         for field, value in changed.items():
-            crm.edit_by_hand(entity, entity_id, field, value or None, ui.current_user())
+            crm.edit_by_hand(entity, entity_id, field, value or None, ui.current_user(), expected=seen.get(field))
     except ScribeError as err:
         ui.show_error(err)
+        # what the person typed stays in the form; saving again now writes over the value shown in the error
+        st.session_state[f"contacts_seen_{entity}_{entity_id}"] = reload()
         return
+    forget_form(entity, entity_id)
     st.session_state.contacts_flash = f"Saved {len(changed)} edit(s); edited fields are now locked against AI values." \
         if changed else "Nothing changed."
     st.rerun()
@@ -99,8 +127,8 @@ def show_timeline(contact_id: int) -> None:
 
 
 def show_interaction(event: TimelineEntry) -> None:
-    who = event.approved_by or "someone"
-    st.markdown(f"**{event.kind}** · {event.ts:%Y-%m-%d %H:%M} · by {who}")
+    who = safe_inline(event.approved_by or "someone")
+    st.markdown(f"**{safe_inline(event.kind)}** · {event.ts:%Y-%m-%d %H:%M} · by {who}")
     st.text(event.summary or "")
     if event.note:
         with st.expander("The note"):
@@ -109,22 +137,23 @@ def show_interaction(event: TimelineEntry) -> None:
 
 def show_change(event: TimelineEntry, n: int, cost: Decimal | None) -> None:
     actor = ACTORS.get(event.actor, event.actor)
-    what = "created" if event.field == CREATED else f"`{event.field}`: {event.old_value or '∅'} → {event.new_value or '∅'}"
+    what = "created" if event.field == CREATED else (
+        f"{safe_inline(event.field)}: {safe_inline(event.old_value or '∅')} → {safe_inline(event.new_value or '∅')}")
     line = f"**{event.entity}** {what} · {actor}"
     if event.actor == "ai":
-        line += f", approved by {event.approved_by}"
+        line += f", approved by {safe_inline(event.approved_by or 'someone')}"
     elif event.approved_by:
-        line += f" ({event.approved_by})"
+        line += f" ({safe_inline(event.approved_by)})"
     line += f" · {event.ts:%Y-%m-%d %H:%M}"
     if cost is not None:
         line += f" · call cost {ui.money(cost)}"
     st.markdown(line)
     if event.evidence:
-        st.caption(f"Evidence: “{event.evidence}”")
+        st.caption(f"Evidence: “{safe_inline(event.evidence)}”")
     left, right, _ = st.columns([1, 1, 4])
     if event.field != CREATED and left.button("Revert", key=f"revert_{event.history_id}_{n}"):
         run(lambda: resources.services().revert_change(event.history_id, ui.current_user()), "Reverted.")
-    if event.actor == "ai" and right.button("Undo whole save", key=f"undo_{event.change_set_id}_{n}"):
+    if event.actor in ("ai", "human") and right.button("Undo whole save", key=f"undo_{event.change_set_id}_{n}"):
         run(lambda: resources.services().undo_save(event.change_set_id, ui.current_user()), "Undone.")
 
 

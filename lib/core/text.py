@@ -44,7 +44,7 @@ def clean_note(text: str | None) -> str:
 
 _LINK = re.compile(r"\]\(\s*(?P<target>[^)\s]*)")
 _SAFE_SCHEMES = ("http://", "https://", "mailto:")
-_INLINE_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_INLINE_SPECIAL = re.compile(r"([\\`*_\[\]!|~#>$])")  # what makes links, images, emphasis, code, math
 _INSTRUCTION = re.compile(
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|above|previous)\b"
     r"|\b(system prompt|you are now|act as|new instructions)\b"

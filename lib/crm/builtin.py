@@ -56,6 +56,9 @@ def _text(value: Any) -> str | None:
     return as_text(value)
 
 
+_ANY = object()  # edit_by_hand without an expected value
+
+
 class BuiltinCrm:
     """All reads and writes of the CRM tables of one Database."""
 
@@ -181,7 +184,13 @@ class BuiltinCrm:
             """
             WITH deal_ids AS (SELECT id FROM deals WHERE contact_id = ?),
             changes AS (
-                SELECT h.ts, 'change' AS what, h.entity, h.field, h.old_value, h.new_value, h.actor,
+                -- a company change reads as the companies' names, not their ids
+                SELECT h.ts, 'change' AS what, h.entity,
+                       CASE WHEN h.field = 'company_id' THEN 'company' ELSE h.field END AS field,
+                       CASE WHEN h.field = 'company_id' THEN (SELECT name FROM companies
+                            WHERE id = TRY_CAST(h.old_value AS BIGINT)) ELSE h.old_value END AS old_value,
+                       CASE WHEN h.field = 'company_id' THEN (SELECT name FROM companies
+                            WHERE id = TRY_CAST(h.new_value AS BIGINT)) ELSE h.new_value END AS new_value, h.actor,
                        h.approved_by, h.evidence, h.change_set_id, h.id AS history_id, h.call_id,
                        NULL AS kind, NULL AS summary, NULL AS note
                 FROM field_history h
@@ -400,8 +409,12 @@ class BuiltinCrm:
         rows = self.db.cursor().execute("SELECT lower(email) FROM contacts WHERE email IS NOT NULL").fetchall()
         return {r[0] for r in rows}
 
-    def edit_by_hand(self, entity: str, entity_id: int, column: str, value: Any, user: str) -> str:
-        """A person's own edit: recorded with actor human, which locks the field against AI values."""
+    def edit_by_hand(self, entity: str, entity_id: int, column: str, value: Any, user: str, *,
+                     expected: Any = _ANY) -> str:
+        """A person's own edit: recorded with actor human, which locks the field against AI values.
+
+        With `expected` (the value the person saw), the edit is refused when the field changed since,
+        so nobody's edit is lost without a word: the error names both values."""
         table, allowed = _EDITABLE[entity]
         if column not in allowed:
             raise InvalidRecord(f"{column} cannot be edited on a {entity}.")
@@ -413,6 +426,12 @@ class BuiltinCrm:
             old = tx.execute(f"SELECT {column} FROM {table} WHERE id = ?", [entity_id]).fetchone()  # noqa: S608
             if old is None:
                 raise InvalidRecord(f"No {entity} with id {entity_id}.")
+            if expected is not _ANY and _text(expected) != _text(old[0]):
+                raise InvalidRecord(
+                    f"{_FIELD_NAMES.get(column, column).capitalize()} changed while you were editing it: it is now "
+                    f"{_text(old[0]) or 'empty'!r} (you saw {_text(expected) or 'empty'!r}); your "
+                    f"{_text(value) or 'empty'!r} was not saved.",
+                    "Check the new value, then enter yours again if it should still change.")
             tx.execute("INSERT INTO change_sets VALUES (?, ?, ?, 'manual', NULL, NULL, NULL, ?)",
                        [change_set_id, _now(), user, f"{entity} {entity_id}: {column}"])
             tx.execute(f"UPDATE {table} SET {column} = ? WHERE id = ?", [value, entity_id])  # noqa: S608
@@ -540,7 +559,8 @@ _EDITABLE = {
     "deal": ("deals", {"stage", "amount", "next_step", "next_step_date"}),
 }
 _FIELD_OF = {"stage": "deal_stage"}
-_FIELD_NAMES = {"company_id": "company", "stage": "stage", "next_step_date": "next step date"}
+_FIELD_NAMES = {"company_id": "company", "stage": "stage", "next_step_date": "next step date",
+                "next_step": "next step"}
 
 
 def _first_line(note: str, limit: int = 140) -> str:

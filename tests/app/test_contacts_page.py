@@ -33,7 +33,7 @@ def test_contact_shows_fields_deal_and_an_ai_change_that_can_be_reverted(contact
     assert any("John Smith" in h.value for h in contacts.subheader)
     assert next(t for t in contacts.text_input if t.label.startswith("Title")).value == "COO"
     text = " ".join(m.value for m in contacts.markdown)
-    assert "`title`: VP Operations → COO · AI, approved by dana" in text
+    assert "title: VP Operations → COO · AI, approved by dana" in text
     assert any("John (COO)" in c.value for c in contacts.caption)
     revert = next(b for b in contacts.button if b.label == "Revert")
     revert.click().run()
@@ -50,3 +50,26 @@ def test_hand_edit_is_recorded_and_locks_the_field(contacts):
     assert crm.get_contact(2).title == "Procurement Director"
     assert crm.locked_fields("contact", 2) == {"title"}
     assert any(t.label == "Title 🔒" for t in contacts.text_input)
+
+
+def test_an_edit_made_meanwhile_elsewhere_is_not_lost_without_a_word(contacts):
+    # issue 11.4: the second session's Save said "Nothing changed." and its value was gone
+    show(contacts, 2)
+    next(t for t in contacts.text_input if t.label.startswith("Title")).input("Head Buyer")
+    crm = resources.services().crm
+    crm.edit_by_hand("contact", 2, "title", "Procurement Director", "li")  # another session saves first
+    next(b for b in contacts.button if b.label == "Save my edits").click().run()
+    assert crm.get_contact(2).title == "Procurement Director"  # not overwritten blindly...
+    assert any("changed while you were editing" in e.value and "Procurement Director" in e.value
+               and "Head Buyer" in e.value for e in contacts.error)  # ...and both values are shown
+    assert next(t for t in contacts.text_input if t.label.startswith("Title")).value == "Head Buyer"  # kept
+    next(b for b in contacts.button if b.label == "Save my edits").click().run()  # the person chooses theirs
+    assert crm.get_contact(2).title == "Head Buyer"
+
+
+def test_untrusted_values_are_shown_as_text_not_markdown(contacts):
+    crm = resources.services().crm
+    crm.edit_by_hand("contact", 3, "name", "![x](http://evil.example/p.png) Eve", "li")
+    show(contacts, 3)
+    heading = next(h.value for h in contacts.subheader)
+    assert heading.startswith("\\!\\[x\\](http://evil") and "![" not in heading
