@@ -41,8 +41,9 @@ def column_mapping(table: bulk_input.Table, tag: str) -> ColumnMap:
     guess = bulk_input.guess_mapping(table.columns)
     optional = [NONE, *table.columns]
     note_col, date_col, author_col, contact_col = st.columns(4)
-    note = note_col.selectbox("Note column", table.columns, index=table.columns.index(guess.note),
-                              key=f"bulk_map_note_{tag}")
+    note = note_col.selectbox("Note column", table.columns,
+                              index=table.columns.index(guess.note) if guess.note else None,
+                              placeholder="Which column holds the notes?", key=f"bulk_map_note_{tag}")
     picks = [col.selectbox(label, optional, index=optional.index(value or NONE), key=f"bulk_map_{label}_{tag}")
              for col, label, value in ((date_col, "Date", guess.date), (author_col, "Author", guess.author),
                                        (contact_col, "Contact", guess.contact))]

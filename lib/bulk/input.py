@@ -22,7 +22,7 @@ from typing import Any
 from lib.claude import prompts
 from lib.claude.gateway import output_config_for
 from lib.core.errors import InputRejected
-from lib.core.text import decode_upload
+from lib.core.text import clean_note, decode_upload
 from lib.work.schemas import Extraction
 
 MAX_NOTE_CHARS = 60_000  # ~15k tokens: a call note longer than this is a pasted document, not a note
@@ -41,7 +41,7 @@ _GUESSES = {
 class ColumnMap:
     """Which column holds what; only the note column is required."""
 
-    note: str
+    note: str | None  # None: no column is named like notes, and nobody picked one yet
     date: str | None = None
     author: str | None = None
     contact: str | None = None
@@ -164,12 +164,13 @@ def _read_jsonl(text: str, name: str) -> Table:
 
 
 def guess_mapping(columns: list[str]) -> ColumnMap:
-    """The likeliest column for each role (the note column falls back to the first one)."""
+    """The likeliest column for each role, by name; None where no column is named like it (a note
+    column is never guessed from position: a file without one is refused, not read as notes)."""
     found: dict[str, str | None] = {}
     for role, names in _GUESSES.items():
         lowered = {c.lower().strip(): c for c in columns}
         found[role] = next((lowered[n] for n in names if n in lowered), None)
-    return ColumnMap(note=found["note"] or columns[0], date=found["date"], author=found["author"],
+    return ColumnMap(note=found["note"], date=found["date"], author=found["author"],
                      contact=found["contact"])
 
 
@@ -178,6 +179,10 @@ def guess_mapping(columns: list[str]) -> ColumnMap:
 
 def parse_notes(table: Table, mapping: ColumnMap) -> BulkInput:
     """Check every record against the mapping: good rows become NoteRows, the rest BadRows with a reason."""
+    if mapping.note is None:
+        raise InputRejected(f"{table.name} has no column named like notes ({', '.join(_GUESSES['note'])}).",
+                            f"Pick the note column (columns: {', '.join(table.columns) or 'none'}), or with the CLI "
+                            "pass --note-column.")
     for role, column in (("note", mapping.note), ("date", mapping.date), ("author", mapping.author),
                          ("contact", mapping.contact)):
         if column is not None and column not in table.columns:
@@ -201,6 +206,7 @@ def check_row(number: int, record: dict[str, str | None], mapping: ColumnMap) ->
         raise InputRejected("The note contains binary data.")
     if len(note) > MAX_NOTE_CHARS:
         raise InputRejected(f"The note is too long: {len(note):,} characters, the limit is {MAX_NOTE_CHARS:,}.")
+    clean_note(note)  # and what a pasted note must be, invalid unicode (a lone surrogate) included
     return NoteRow(row=number, note=note, note_date=parse_date(_cell(record, mapping.date)),
                    author=_cell(record, mapping.author), contact=_cell(record, mapping.contact))
 

@@ -98,3 +98,17 @@ def test_the_batch_params_are_the_live_request_plus_the_schema():
     assert set(params) == {"model", "max_tokens", "system", "messages", "output_config"}
     assert params["output_config"]["format"]["type"] == "json_schema"
     assert "2026-11-19" in params["system"][1]["text"] and "Met Ann." in params["messages"][0]["content"]
+
+
+def test_a_lone_surrogate_is_a_bad_row_and_the_good_rows_still_go():
+    # issue 11.9: the CLI exited 1 and sent nothing
+    notes = bulk_input.load(b'{"note": "Call with Ada at Acme."}\n{"note": "bad \\ud800 here"}\n', "notes.jsonl")
+    assert [r.note for r in notes.rows] == ["Call with Ada at Acme."]
+    assert "invalid character" in notes.bad[0].reason
+
+
+def test_a_csv_without_a_note_column_is_refused_not_read_as_notes():
+    # issue 11.10: `foo` was taken as the note column
+    table = bulk_input.read_table(b"foo,bar\n1,2\n", "x.csv")
+    with pytest.raises(InputRejected, match="no column named like notes"):
+        bulk_input.parse_notes(table, bulk_input.guess_mapping(table.columns))

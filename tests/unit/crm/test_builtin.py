@@ -180,3 +180,9 @@ def test_undo_of_a_save_that_created_a_deal_archives_it(crm):
     assert crm.get_contact(nora).archived and crm.deal_for_contact(nora) is None
     assert crm.db.cursor().execute("SELECT archived, stage FROM deals WHERE id = ?", [deal.id]).fetchone() == (
         True, "qualified")
+
+
+def test_percent_and_underscore_in_a_search_are_letters(crm):
+    # issue 11.10: "%" matched every contact
+    assert crm.search_contacts("%") == [] and crm.search_contacts("_") == []
+    assert {c.name for c in crm.search_contacts("smith")} >= {"John Smith"}

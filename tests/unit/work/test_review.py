@@ -150,3 +150,12 @@ def test_new_contacts_flagged_rows_and_closing_moves_are_never_pre_accepted(crm)
                                       person(deal_stage="closed_lost", evidence=[]))], crm)
     assert not review.frame["accept"].any()
     assert "reads like an instruction" in review.frame.at[0, "check"]
+
+
+def test_a_forwarded_email_between_dash_lines_stays_in_its_note():
+    # issue 11.10: sample 09 was split into three notes by its own dashes
+    from pathlib import Path
+
+    forwarded = (Path(__file__).resolve().parents[3] / "data" / "notes" / "09_bluefin_forwarded_email.txt").read_text()
+    assert split_notes(forwarded) == [forwarded.strip()]
+    assert len(split_notes(forwarded + "\n---\nDate: 2026-11-22\nCall with Bob.")) == 2  # a note after it still splits
