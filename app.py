@@ -26,8 +26,9 @@ PAGES = {
 }
 
 page = st.navigation(PAGES)
-spend = ui.sidebar()
+spend = ui.guarded(ui.sidebar)
 try:
-    page.run()
+    ui.guarded(page.run)  # the one error boundary: no raw traceback reaches a person
 finally:
-    ui.show_spend(spend)  # after the page, so a call it just made is counted
+    if spend is not None:  # after the page (even one that stopped or reran), so a call it just made counts
+        ui.guarded(lambda: ui.show_spend(spend))

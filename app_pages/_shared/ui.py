@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
+from collections.abc import Callable
 from decimal import Decimal
+from typing import TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -12,6 +16,8 @@ from app_pages._shared import resources
 from lib.claude.gateway import CallResult
 from lib.core.errors import ReplyInvalid, ScribeError
 from lib.usage.queries import format_usd
+
+T = TypeVar("T")
 
 SANDBOX_NOTE = "Sandbox output: written by Scribe's offline simulator, not by Claude."
 
@@ -87,6 +93,24 @@ def usage_line(result: CallResult) -> str:
         parts.append(f"TTFT {r.ttft_ms:,.0f} ms")
     parts.append(f"{r.model}")
     return " · ".join(parts)
+
+
+_log = logging.getLogger("scribe")
+
+
+def guarded(action: Callable[[], T]) -> T | None:
+    """The app's one error boundary: a domain error is shown as itself; anything else as a short message
+    with a reference, its traceback going to the server log only. Never a raw traceback on the page."""
+    try:
+        return action()
+    except ScribeError as err:
+        show_error(err)
+    except Exception:  # noqa: BLE001 - the boundary: whatever went wrong, the person sees a message, not a stack
+        reference = uuid.uuid4().hex[:8]
+        _log.exception("unexpected error, reference %s", reference)
+        st.error(f"Something went wrong on Scribe's side; nothing you entered was lost. Reference: `{reference}` "
+                 "(the details are in the server log).")
+    return None
 
 
 def show_error(err: ScribeError) -> None:
