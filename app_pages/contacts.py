@@ -47,7 +47,7 @@ def show_contact(contact_id: int) -> None:
     with st.form(f"edit_{contact_id}"):
         cols = st.columns(len(EDITABLE))
         values = {f: col.text_input(label + (" 🔒" if f in locked else ""), seen[f] or "",
-                                    key=f"contacts_edit_contact_{contact_id}_{f}",
+                                    key=f"{form_key('contact', contact_id)}{f}",
                                     help="Edited by hand: AI proposals will not overwrite it." if f in locked else None)
                   for (f, label), col in zip(EDITABLE.items(), cols, strict=True)}
         if st.form_submit_button("Save my edits"):
@@ -62,10 +62,17 @@ def remember_seen(entity: str, entity_id: int, current: dict) -> dict:
     return st.session_state.setdefault(f"contacts_seen_{entity}_{entity_id}", current)
 
 
-def forget_form(entity: str, entity_id: int) -> None:
-    """After a save: the form shows the CRM's values again."""
-    prefix = f"contacts_edit_{entity}_{entity_id}_"
-    for key in [k for k in st.session_state if k.startswith(prefix)] + [f"contacts_seen_{entity}_{entity_id}"]:
+def form_key(entity: str, entity_id: int) -> str:
+    """The widget keys of a record's form; a new version after a save draws the form afresh (a widget that
+    keeps its key keeps the value the browser holds for it)."""
+    version = st.session_state.setdefault("contacts_form_version", 0)
+    return f"contacts_edit_{entity}_{entity_id}_v{version}_"
+
+
+def forget_form(entity: str | None = None, entity_id: int | None = None) -> None:
+    """After a save, an undo or a revert: every form shows the CRM's values again."""
+    st.session_state.contacts_form_version = st.session_state.get("contacts_form_version", 0) + 1
+    for key in [k for k in st.session_state if k.startswith("contacts_seen_")]:
         del st.session_state[key]
 
 
@@ -75,7 +82,7 @@ def show_deal(contact_id: int) -> None:
         st.caption("No deal yet.")
         return
     seen = remember_seen("deal", deal.id, deal_values(deal))
-    key = f"contacts_edit_deal_{deal.id}_"
+    key = form_key("deal", deal.id)
     with st.form(f"deal_{deal.id}"):
         st.markdown(f"**Deal:** {safe_inline(deal.name)}")
         a, b, c, d = st.columns(4)
@@ -164,6 +171,7 @@ def run(action, done: str) -> None:
         ui.show_error(err)
         return
     st.session_state.contacts_flash = done + ("  \n" + "  \n".join(result.skipped) if result.skipped else "")
+    forget_form()  # an undo or a revert changed the record: the forms show it as it is now
     st.rerun()
 
 

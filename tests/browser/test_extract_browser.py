@@ -1,5 +1,6 @@
 """Notes to CRM in a real browser: extract, edit a cell, save, see it on the timeline, undo it."""
 
+import re
 from pathlib import Path
 
 from playwright.sync_api import expect
@@ -51,12 +52,13 @@ def test_extract_edit_save_timeline_undo(page, streamlit_app, browser_sandbox):
     change.wait_for()
     assert "person (rep)" in change.inner_text()  # the rep typed it: the rep's value, not the AI's (issue 11)
     page.get_by_text("typed by the rep; the AI proposed").first.wait_for()  # the AI's proposal kept beside it
-    expect(page.get_by_role("textbox", name="Title", exact=True)).to_have_value("Chief Ops Officer")
+    title = page.get_by_role("textbox", name=re.compile(r"^Title"))  # "Title 🔒": the rep's typed value locks it
+    expect(title).to_have_value("Chief Ops Officer")
 
     page.get_by_role("button", name="Undo whole save").first.click()
     page.get_by_text("Undone.").wait_for()
     page.get_by_text("Chief Ops Officer → VP Operations").wait_for()  # the undo is itself recorded
-    expect(page.get_by_role("textbox", name="Title", exact=True)).to_have_value("VP Operations")
+    expect(title).to_have_value("VP Operations")
 
     streamlit_app.stop()
     crm = BuiltinCrm(open_database(streamlit_app.db_path))

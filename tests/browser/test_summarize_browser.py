@@ -51,6 +51,7 @@ def test_stop_keeps_the_partial_summary_and_logs_it(page, streamlit_app, browser
     page.get_by_text("Key points").first.wait_for()
     page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop", exact=True).click()
     page.get_by_text("Incomplete: stopped before the summary was finished.").wait_for()
+    page.get_by_text("(estimated)").first.wait_for()  # the usage line of the stopped call follows the text
     main = page.locator("[data-testid='stMain']").inner_text()
     assert "Key points" in main and "(estimated)" in main
 
