@@ -10,7 +10,7 @@ from lib.sandbox.testing import make_client
 
 pytestmark = pytest.mark.sandbox
 
-ADMIN = "sk-ant-admin01-test-sandbox"
+ADMIN = "sk-ant-admin-test"
 
 
 def _admin(sandbox):

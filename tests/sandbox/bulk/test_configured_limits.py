@@ -6,7 +6,7 @@ from lib.bulk.limiter import Cost, RateLimiter, limits_from_configured
 from lib.claude.gateway import Gateway
 from lib.usage.log import UsageLog
 
-ADMIN = "sk-ant-admin01-test-sandbox"
+ADMIN = "sk-ant-admin-test"
 
 
 def test_the_gateway_reads_the_configured_limits_and_logs_nothing(sandbox, db):
