@@ -1,13 +1,15 @@
 """Scribe: call notes to CRM records with Claude, every token accounted for.
 
-Entry point: the navigation over the pages and the sidebar, nothing else.
+Entry point: the sign-in gate, the navigation over the pages and the sidebar, nothing else. Every page is
+open to every role (a rep's view is limited by the services, in lib/); the services check each call.
 """
 
 import streamlit as st
 
-from app_pages._shared import ui
+from app_pages._shared import signin, ui
 
 st.set_page_config(page_title="Scribe", page_icon="📝", layout="wide")
+identity = signin.gate()  # local mode, or signed in; otherwise the sign-in screen (or the error) and stop
 
 PAGES = {
     "Work": [

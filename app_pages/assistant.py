@@ -29,10 +29,18 @@ def conversation_label(conv_id: str, past: dict[str, str]) -> str:
 def pick_conversation() -> Conversation:
     """The conversation on screen: a new one, or one reopened from the database."""
     user = ui.current_user()
+    if (wanted := st.query_params.get("conversation")) is not None:  # a link to one conversation
+        try:
+            linked = resources.services().open_conversation(ui.identity(), wanted)  # refused if not yours
+        except ScribeError as err:
+            ui.show_error(err)
+            st.stop()
+        st.session_state.assistant_pick_next = linked.id
+        del st.query_params["conversation"]
     if (pending := st.session_state.pop("assistant_pick_next", None)) is not None:
         st.session_state.assistant_pick = pending
-    frame = store.list(user=user)
-    past = {r["id"]: f"{r['title']} · {r['turns']} turn(s) · {r['updated_at']:%Y-%m-%d %H:%M}"
+    frame = resources.services().conversation_list(ui.identity())
+    past = {r["id"]: ("" if r["user"] == user else f"{r['user']}: ") + f"{r['title']} · {r['turns']} turn(s) · {r['updated_at']:%Y-%m-%d %H:%M}"
             for r in frame.to_dict("records")}
     pick = st.selectbox("Conversation", [NEW, *past], key="assistant_pick",
                         format_func=lambda c: conversation_label(c, past),
@@ -41,7 +49,7 @@ def pick_conversation() -> Conversation:
     if pick == NEW and (conv is None or conv.turns):
         conv = Conversation.new(user)
     elif pick != NEW and (conv is None or conv.id != pick):
-        conv = store.load(pick) or Conversation.new(user)
+        conv = resources.services().open_conversation(ui.identity(), pick)
     st.session_state.assistant_conv = conv
     return conv
 
@@ -119,6 +127,7 @@ def assistant_for(model: str) -> Assistant:
 
 
 def ask(conv: Conversation, question: str, model: str) -> None:
+    resources.services().check_continue(ui.identity(), conv)
     assistant = assistant_for(model)
     with st.chat_message("user"):
         st.markdown(safe_markdown(question))
@@ -144,7 +153,9 @@ meter = st.empty()
 for past_turn in conv.turns:
     show_turn(past_turn)
 
-if question := st.chat_input("Ask about a contact, a deal or the pipeline…", submit_mode="disable"):
+if not resources.services().may_continue(ui.identity(), conv):
+    st.info("This conversation is someone else's: you can read it, not continue it.")
+elif question := st.chat_input("Ask about a contact, a deal or the pipeline…", submit_mode="disable"):
     ask(conv, question, model)
 show_meter(meter, conv, model)
 if not conv.turns:

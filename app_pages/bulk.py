@@ -137,7 +137,7 @@ def live_progress(job_id: str) -> None:
     if progress.job.status == "canceling":
         st.caption("Canceling: notes already sent are finishing.")
     elif st.button("Cancel", key=f"bulk_cancel_{job_id}", help="Notes not yet sent are dropped; sent ones finish."):
-        manager.cancel(job_id)
+        resources.services().cancel_job(ui.identity(), job_id)
     if not progress.job.active:
         st.rerun()
 
@@ -153,7 +153,7 @@ def batch_status(job_id: str) -> None:
     st.progress(progress.fraction, text=progress_line(progress.job, None))
     st.table(manager.batch_status(job_id), hide_index=True)
     if progress.job.status != "canceling" and st.button("Cancel the batch", key=f"bulk_cancel_{job_id}"):
-        manager.cancel(job_id)
+        resources.services().cancel_job(ui.identity(), job_id)
     if not progress.job.active:
         st.rerun()
 
@@ -174,7 +174,7 @@ def show_finished(job: JobInfo) -> None:
         what = "as a new batch" if job.kind == "batch" else "live"
         if st.button(f"Resubmit {len(retryable)} failed note(s) {what}",
                      help="Errored, expired, canceled, invalid or interrupted notes; not 'no people found'."):
-            manager.retry_failed(job.id)
+            resources.services().retry_job(ui.identity(), job.id)
             st.session_state.bulk_job = job.id
             st.rerun()
 
@@ -188,10 +188,10 @@ def show_review_button(job: JobInfo) -> None:
 
 
 def show_jobs() -> None:
-    jobs = manager.jobs(user=ui.current_user(), limit=10)
+    jobs = resources.services().job_list(ui.identity(), limit=10)
     if not jobs:
         return
-    st.subheader("Your jobs")
+    st.subheader("Your jobs" if all(j.user == ui.current_user() for j in jobs) else "Jobs")
     ids = [j.id for j in jobs]
     current = st.session_state.get("bulk_job")
     chosen = st.selectbox("Job", ids, index=ids.index(current) if current in ids else 0,

@@ -159,9 +159,9 @@ def show_change(event: TimelineEntry, n: int, cost: Decimal | None) -> None:
         st.caption(f"Evidence: “{safe_inline(event.evidence)}”")
     left, right, _ = st.columns([1, 1, 4])
     if event.field != CREATED and left.button("Revert", key=f"revert_{event.history_id}_{n}"):
-        run(lambda: resources.services().revert_change(event.history_id, ui.current_user()), "Reverted.")
+        run(lambda: resources.services().revert_change(event.history_id, ui.identity()), "Reverted.")
     if event.actor in ("ai", "human") and right.button("Undo whole save", key=f"undo_{event.change_set_id}_{n}"):
-        run(lambda: resources.services().undo_save(event.change_set_id, ui.current_user()), "Undone.")
+        run(lambda: resources.services().undo_save(event.change_set_id, ui.identity()), "Undone.")
 
 
 def run(action, done: str) -> None:
@@ -191,7 +191,7 @@ def import_section() -> None:
             st.warning(f"{len(preview.bad)} row(s) will not be imported:")
             st.dataframe(pd.DataFrame(preview.bad, columns=["line", "reason"]), hide_index=True)
         if preview.rows and st.button(f"Import {len(preview.rows)} contact(s)"):
-            result = crm.import_contacts(preview.rows, ui.current_user())
+            result = resources.services().import_contacts(preview.rows, ui.identity())
             st.success(f"Imported {len(result.created_contacts)} contact(s) in one change set.")
 
 

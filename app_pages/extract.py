@@ -129,7 +129,7 @@ def show_saved() -> None:
     if touched:
         st.markdown("Timelines: " + " · ".join(f"[#{cid}](contacts?contact={cid})" for cid in touched))
     if st.button("Undo this save", help="Restores every old value, as a new recorded change."):
-        undo = resources.services().undo_save(result.change_set_id, ui.current_user())
+        undo = resources.services().undo_save(result.change_set_id, ui.identity())
         st.session_state.pop("extract_saved")
         st.success(f"Undone: {undo.changes} change(s) reverted." + (
             "  \n" + "  \n".join(undo.skipped) if undo.skipped else ""))

@@ -6,6 +6,7 @@ from decimal import Decimal
 import streamlit as st
 
 from app_pages._shared import charts, resources, ui
+from lib.auth import Forbidden, Permission, can
 from lib.core.errors import ScribeError
 from lib.core.settings import FEATURES
 from lib.usage import budgets, reconcile
@@ -35,14 +36,15 @@ def pick_filter(queries: UsageQueries) -> UsageFilter:
     picked = top[1].date_input("Dates (UTC)", value=(today - timedelta(days=29), today), max_value=today,
                                key="usage_dates")
     first, last = (picked[0], picked[-1]) if isinstance(picked, tuple) and picked else (today, today)
-    opts: Options = queries.options(backend)
+    opts: Options = resources.services().usage_options(ui.identity(), backend)
     with top[2]:
         cols = st.columns(3)
         models = cols[0].multiselect("Models", opts.models, key="usage_models", placeholder="all")
         features = cols[1].multiselect("Features", opts.features, key="usage_features", placeholder="all")
         users = cols[2].multiselect("Users", opts.users, key="usage_users", placeholder="all")
-    return UsageFilter.for_days(first, last, backend=backend, models=tuple(models), features=tuple(features),
-                                users=tuple(users))
+    picked_filter = UsageFilter.for_days(first, last, backend=backend, models=tuple(models), features=tuple(features),
+                                         users=tuple(users))
+    return resources.services().usage_filter(ui.identity(), picked_filter)  # a rep: only their own calls
 
 
 def pct(value: float | Decimal | None, digits: int = 1) -> str:
@@ -183,7 +185,6 @@ def outcomes_tab(report: UsageReport) -> None:
 
 
 def budgets_tab(backend: str, statuses: list[budgets.BudgetStatus]) -> None:
-    store = resources.services().budgets
     st.caption(f"Spend on the {BACKEND_LABELS.get(backend, backend)} backend counts. Warning at 75%; "
                "at 100% the policy applies. Team budgets default to SCRIBE_BUDGET_DAILY_USD / _MONTHLY_USD.")
     if statuses:
@@ -205,26 +206,44 @@ def budgets_tab(backend: str, statuses: list[budgets.BudgetStatus]) -> None:
         saved = st.form_submit_button("Save budget")
     if saved:
         try:
-            budget = store.set(scope, subject, period, Decimal(str(round(limit, 4))),
-                                     policy=None if policy == "default" else policy, user=ui.current_user())
+            budget = resources.services().set_budget(ui.identity(), scope, subject, period,
+                                                     Decimal(str(round(limit, 4))),
+                                                     policy=None if policy == "default" else policy)
         except ValueError as err:
             st.error(f"Not saved: {err}.")
+        except ScribeError as err:
+            ui.show_error(err)
         else:
-            resources.services().budget_guard.invalidate()
             st.session_state.usage_budget_note = f"Saved: {budget.label}, {money(budget.limit_usd)}."
             st.rerun()  # the headline and the table show the new budget
     if note := st.session_state.pop("usage_budget_note", None):
         st.success(note)
-    stored = store.list()
+    stored = resources.services().budget_list(ui.identity())
     if stored:
         cols = st.columns([4, 1], vertical_alignment="bottom")
         gone = cols[0].selectbox("Remove a budget set here", stored, format_func=lambda b: b.label,
                                  key="usage_budget_remove")
         if cols[1].button("Remove", key="usage_budget_remove_btn"):
-            store.delete(gone.scope, gone.subject, gone.period)
-            resources.services().budget_guard.invalidate()
+            resources.services().delete_budget(ui.identity(), gone.scope, gone.subject, gone.period)
             st.session_state.usage_budget_note = f"Removed: {gone.label}."
             st.rerun()
+
+
+def visible_budgets(backend: str) -> list[budgets.BudgetStatus]:
+    """The budgets' state, for the headline; none for a role that may not see budgets."""
+    try:
+        return resources.services().budget_statuses(backend, ui.identity())
+    except Forbidden:
+        return []
+
+
+def budgets_section(backend: str, statuses: list[budgets.BudgetStatus] | None) -> None:
+    """The Budgets tab; the services refuse it to a role without VIEW_BUDGETS, and the refusal shows."""
+    try:
+        budgets_tab(backend, resources.services().budget_statuses(backend, ui.identity())
+                    if statuses is None or not statuses else statuses)
+    except Forbidden as err:
+        ui.show_error(err)
 
 
 def whatif_models(queries: UsageQueries) -> dict[str, str]:
@@ -256,13 +275,16 @@ def whatif_tab(report: UsageReport, models: dict[str, str]) -> None:
 
 
 def export_tab(queries: UsageQueries, f: UsageFilter, rows: int) -> None:
-    st.download_button(f"Download the {rows:,} filtered rows (CSV)", lambda: queries.export_csv(f),
+    st.download_button(f"Download the {rows:,} filtered rows (CSV)", lambda: resources.services().usage_export(ui.identity(), f),
                        file_name=f"scribe_usage_{f.start:%Y%m%d}_{f.end - timedelta(days=1):%Y%m%d}.csv",
                        mime="text/csv", on_click="ignore", icon=":material/download:")
     st.caption("Each chart saves as a PNG from the camera button of its toolbar (hover the chart).")
 
 
 def reconcile_tab(queries: UsageQueries, f: UsageFilter) -> None:
+    if not can(ui.identity(), Permission.RECONCILE_COSTS):
+        ui.show_error(Forbidden(f"It takes the admin role to {Permission.RECONCILE_COSTS.value}."))
+        return
     admin_key = resources.settings().anthropic_admin_key
     if admin_key is None:
         st.info("Compare this log with Anthropic's own cost report, per day and model: set ANTHROPIC_ADMIN_KEY "
@@ -274,8 +296,7 @@ def reconcile_tab(queries: UsageQueries, f: UsageFilter) -> None:
                "the selected dates with the cost report that backend serves.")
     if st.button("Fetch Anthropic's cost report", key="usage_reconcile_fetch"):
         try:
-            pages = resources.services().gateway.cost_report(admin_key.get_secret_value(), starting_at=f.start,
-                                                    ending_at=f.end)
+            pages = resources.services().cost_report(ui.identity(), starting_at=f.start, ending_at=f.end)
         except ScribeError as err:
             ui.show_error(err)
             return
@@ -311,7 +332,7 @@ def empty_state() -> None:
     st.page_link("app_pages/summarize.py", label="Summarize a note", icon=":material/summarize:")
     with st.expander("Budgets (can be set before the first call)"):
         backend = resources.services().backend.kind
-        budgets_tab(backend, resources.services().budget_statuses(backend))
+        budgets_section(backend, None)
 
 
 st.title("Usage & spend")
@@ -322,7 +343,7 @@ if version.startswith("0:"):
     empty_state()
 else:
     usage_filter = pick_filter(queries)
-    budget_statuses = resources.services().budget_statuses(usage_filter.backend)
+    budget_statuses = visible_budgets(usage_filter.backend)
     report = load_report(str(resources.settings().scribe_db), usage_filter.key(), version,
                          datetime.now(UTC).date().isoformat())
     if report.empty:
@@ -347,6 +368,6 @@ else:
         with tabs[7]:
             export_tab(queries, usage_filter, report.headline.requests)
     with tabs[5]:
-        budgets_tab(usage_filter.backend, budget_statuses)
+        budgets_section(usage_filter.backend, budget_statuses)
     with tabs[8]:
         reconcile_tab(queries, usage_filter)

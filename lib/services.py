@@ -7,15 +7,22 @@ stores and, on first use, the bulk job manager. The app holds one `Services` per
 `open_database` themselves. Nothing else constructs a store or a gateway.
 
     app_pages ─> lib.work / lib.bulk ─> lib.crm, lib.usage, lib.claude, lib.auth ─> lib.core
+
+Who may do what is checked here, on the caller's `Identity` (lib/auth), for everything that reads or
+writes per-user data or the team's settings: conversations, jobs, usage, budgets, contacts import,
+cost reconciliation, undo of other people's CRM saves. lib.usage ranks beside lib.auth and cannot
+import it, so its checks live in these methods; the pages call these, not the raw stores.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lib.auth import Forbidden, Identity, Permission, RoleRules, require, require_owner_or, visible_users
 from lib.bulk import migrations as bulk_migrations
 from lib.core.db import Database, Migration
 from lib.core.settings import Settings, load_settings
@@ -24,16 +31,21 @@ from lib.usage import migrations as usage_migrations
 from lib.work import migrations as work_migrations
 
 if TYPE_CHECKING:  # imported for real only when used: the CLI must not pay for what it does not need
+    from datetime import datetime
+
+    import pandas as pd
+
+    from lib.bulk.jobs import JobInfo
     from lib.bulk.manager import JobManager
     from lib.claude.backend import Backend
     from lib.claude.gateway import ConfiguredLimit, Gateway
     from lib.crm.records import SaveRequest, SaveResult
     from lib.crm.store import CrmStore
-    from lib.usage.budgets import BudgetGuard, BudgetStatus, BudgetStore
+    from lib.usage.budgets import Budget, BudgetGuard, BudgetStatus, BudgetStore
     from lib.usage.log import UsageLog
     from lib.usage.outcomes import OutcomeLog
-    from lib.usage.queries import UsageQueries
-    from lib.work.conversations import ConversationStore
+    from lib.usage.queries import Options, UsageFilter, UsageQueries
+    from lib.work.conversations import Conversation, ConversationStore
 
 MIGRATIONS: list[Migration] = (
     usage_migrations.MIGRATIONS + crm_migrations.MIGRATIONS + work_migrations.MIGRATIONS
@@ -69,6 +81,7 @@ class Services:
     crm: CrmStore
     outcomes: OutcomeLog
     conversations: ConversationStore
+    rules: RoleRules = field(default_factory=RoleRules)
     _jobs: JobManager | None = field(default=None, repr=False)
     _jobs_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -86,25 +99,121 @@ class Services:
     # -- CRM saves, with their outcomes reported to the usage side ---------------------------------------
 
     def save_review(self, request: SaveRequest) -> SaveResult:
-        """Save what the rep accepted in one change set (see lib/work/saving.py)."""
+        """Save what the rep accepted in one change set (see lib/work/saving.py). `request.user` is the
+        caller's identity.user: it becomes approved_by."""
         from lib.work import saving
 
         return saving.save_review(self.crm, self.outcomes, request)
 
-    def undo_save(self, change_set_id: str, user: str) -> SaveResult:
+    def undo_save(self, change_set_id: str, identity: Identity) -> SaveResult:
+        """Undo a whole save: the caller's own, or anyone's with REVERT_ANY_CHANGE."""
         from lib.work import saving
 
-        return saving.undo_save(self.crm, self.outcomes, change_set_id, user)
+        for change in self.crm.history(change_set_id):
+            require_owner_or(identity, change.approved_by, Permission.REVERT_ANY_CHANGE, what="change")
+        return saving.undo_save(self.crm, self.outcomes, change_set_id, identity.user)
 
-    def revert_change(self, history_id: int, user: str) -> SaveResult:
+    def revert_change(self, history_id: int, identity: Identity) -> SaveResult:
+        """Revert one field change: the caller's own, or anyone's with REVERT_ANY_CHANGE."""
         from lib.work import saving
 
-        return saving.revert_change(self.crm, self.outcomes, history_id, user)
+        change = self.crm.change(history_id)
+        if change is not None:
+            require_owner_or(identity, change.approved_by, Permission.REVERT_ANY_CHANGE, what="change")
+        return saving.revert_change(self.crm, self.outcomes, history_id, identity.user)
 
-    def budget_statuses(self, backend: str) -> list[BudgetStatus]:
-        """Every budget with its spend so far on `backend`, read now (no cache)."""
+    def import_contacts(self, rows: list[dict], identity: Identity) -> SaveResult:
+        require(identity, Permission.IMPORT_CONTACTS)
+        return self.crm.import_contacts(rows, identity.user)
+
+    # -- conversations: a rep's own; managers read everyone's, admins also continue or delete them --------
+
+    def conversation_list(self, identity: Identity, limit: int = 50) -> pd.DataFrame:
+        """The conversations the caller may open, newest first (a rep: only theirs)."""
+        scope = visible_users(identity, Permission.READ_ALL_CONVERSATIONS)
+        frame = self.conversations.list(user=None if scope.everyone else identity.user, limit=limit)
+        return frame
+
+    def open_conversation(self, identity: Identity, conv_id: str) -> Conversation:
+        """A stored conversation, if the caller may read it; Forbidden otherwise (also for an unknown id,
+        with the same message, so ids cannot be probed)."""
+        conv = self.conversations.load(conv_id)
+        require_owner_or(identity, conv.user if conv else None, Permission.READ_ALL_CONVERSATIONS,
+                         what="conversation")
+        if conv is None:  # only reachable with READ_ALL_CONVERSATIONS
+            raise Forbidden("There is no such conversation.")
+        return conv
+
+    def may_continue(self, identity: Identity, conv: Conversation) -> bool:
+        """Whether the caller may add turns to (or delete) this conversation."""
+        from lib.auth import can_owner_or
+
+        return can_owner_or(identity, conv.user, Permission.MANAGE_ALL_CONVERSATIONS)
+
+    def check_continue(self, identity: Identity, conv: Conversation) -> None:
+        require_owner_or(identity, conv.user, Permission.MANAGE_ALL_CONVERSATIONS, what="conversation")
+
+    # -- bulk jobs: a rep's own; managers see everyone's, admins also cancel, resume or retry them ---------
+
+    def job_list(self, identity: Identity, limit: int = 10) -> list[JobInfo]:
+        scope = visible_users(identity, Permission.READ_ALL_JOBS)
+        return self.jobs().jobs(user=None if scope.everyone else identity.user, limit=limit)
+
+    def job_for(self, identity: Identity, job_id: str, *, manage: bool = False) -> JobInfo:
+        """A job the caller may see (manage=False) or cancel / retry (manage=True); Forbidden otherwise."""
+        job = self.jobs().job(job_id)
+        permission = Permission.MANAGE_ALL_JOBS if manage else Permission.READ_ALL_JOBS
+        require_owner_or(identity, job.user if job else None, permission, what="job")
+        if job is None:
+            raise Forbidden("There is no such job.")
+        return job
+
+    def cancel_job(self, identity: Identity, job_id: str) -> None:
+        self.job_for(identity, job_id, manage=True)
+        self.jobs().cancel(job_id)
+
+    def retry_job(self, identity: Identity, job_id: str) -> int:
+        self.job_for(identity, job_id, manage=True)
+        return self.jobs().retry_failed(job_id)
+
+    # -- usage: a rep sees only their own calls ---------------------------------------------------------
+
+    def usage_filter(self, identity: Identity, f: UsageFilter) -> UsageFilter:
+        """`f` as the caller may run it: unchanged for the team's view, else limited to their own rows."""
+        from dataclasses import replace
+
+        scope = visible_users(identity, Permission.READ_TEAM_USAGE)
+        return f if scope.everyone else replace(f, users=(identity.user,))
+
+    def usage_options(self, identity: Identity, backend: str | None) -> Options:
+        from dataclasses import replace
+
+        options = self.usage.options(backend)
+        scope = visible_users(identity, Permission.READ_TEAM_USAGE)
+        return options if scope.everyone else replace(options, users=[u for u in options.users if scope.allows(u)])
+
+    def usage_export(self, identity: Identity, f: UsageFilter) -> bytes:
+        return self.usage.export_csv(self.usage_filter(identity, f))
+
+    def spend_today(self, identity: Identity, backend: str | None) -> tuple[Decimal, bool]:
+        """Known spend today (UTC) on `backend`: the team's when the caller may see it, else their own.
+        Returns (amount, is_team)."""
+        from datetime import UTC, datetime, timedelta
+
+        scope = visible_users(identity, Permission.READ_TEAM_USAGE)
+        if scope.everyone:
+            return self.usage_log.spend_today(backend=backend), True
+        start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return self.usage_log.spend_between(start, start + timedelta(days=1), backend=backend,
+                                            user=identity.user), False
+
+    # -- budgets, reconciliation ------------------------------------------------------------------------
+
+    def budget_statuses(self, backend: str, identity: Identity) -> list[BudgetStatus]:
+        """Every budget with its spend so far on `backend`, read now (no cache). Needs VIEW_BUDGETS."""
         from lib.usage.budgets import BudgetGuard
 
+        require(identity, Permission.VIEW_BUDGETS)
         return BudgetGuard(self.db, backend=backend, settings=lambda: self.settings, ttl_s=0).statuses()
 
     def configured_limits(self, model: str | None = None) -> list[ConfiguredLimit]:
@@ -125,6 +234,34 @@ class Services:
         for group in groups:
             if manager.seed_limits(limits_from_configured(group.limits)):
                 return
+
+    def budget_list(self, identity: Identity) -> list[Budget]:
+        require(identity, Permission.VIEW_BUDGETS)
+        return self.budgets.list()
+
+    def set_budget(self, identity: Identity, scope: str, subject: str, period: str, limit_usd: Decimal, *,
+                   policy: str | None = None) -> Budget:
+        """Set a budget amount (SET_BUDGETS); choosing its policy, rather than the default, needs
+        SET_BUDGET_POLICY. Records who set it."""
+        require(identity, Permission.SET_BUDGETS)
+        if policy is not None:
+            require(identity, Permission.SET_BUDGET_POLICY)
+        budget = self.budgets.set(scope, subject, period, limit_usd, policy=policy, user=identity.user)
+        self.budget_guard.invalidate()
+        return budget
+
+    def delete_budget(self, identity: Identity, scope: str, subject: str, period: str) -> None:
+        require(identity, Permission.SET_BUDGETS)
+        self.budgets.delete(scope, subject, period)
+        self.budget_guard.invalidate()
+
+    def cost_report(self, identity: Identity, *, starting_at: datetime, ending_at: datetime) -> list[dict]:
+        """Anthropic's cost report, for reconciliation (RECONCILE_COSTS; needs ANTHROPIC_ADMIN_KEY)."""
+        require(identity, Permission.RECONCILE_COSTS)
+        key = self.settings.anthropic_admin_key
+        if key is None:
+            raise Forbidden("No admin key is set (ANTHROPIC_ADMIN_KEY).")
+        return self.gateway.cost_report(key.get_secret_value(), starting_at=starting_at, ending_at=ending_at)
 
     def close(self) -> None:
         """Stop the job manager's threads and close the database (the CLI calls this before exit)."""
@@ -149,6 +286,7 @@ def build(settings: Settings | None = None, *, db: Database | None = None, backe
     from lib.work.conversations import ConversationStore
 
     settings = settings or load_settings()
+    rules = role_rules(settings)  # a malformed entry stops the start, with the entry named
     db = db or open_database(settings.scribe_db)
     usage_log = UsageLog(db)
     usage_log.import_fallback()  # rows kept aside when a write failed last time
@@ -162,4 +300,11 @@ def build(settings: Settings | None = None, *, db: Database | None = None, backe
         crm.seed_if_empty()
     return Services(settings=settings, db=db, backend=backend, gateway=gateway, usage_log=usage_log,
                     usage=UsageQueries(db), budgets=guard.store, budget_guard=guard, crm=crm, outcomes=OutcomeLog(db),
-                    conversations=ConversationStore(db))
+                    conversations=ConversationStore(db), rules=rules)
+
+
+def role_rules(settings: Settings) -> RoleRules:
+    """The role rules from SCRIBE_ADMIN_EMAILS, SCRIBE_MANAGER_EMAILS, SCRIBE_ROLE_GROUPS, SCRIBE_GROUP_CLAIM.
+    Raises AuthConfigError naming a malformed entry."""
+    return RoleRules.parse(admin_emails=settings.scribe_admin_emails, manager_emails=settings.scribe_manager_emails,
+                           role_groups=settings.scribe_role_groups, group_claim=settings.scribe_group_claim)

@@ -12,7 +12,8 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from app_pages._shared import resources
+from app_pages._shared import resources, signin
+from lib.auth import LOCAL_MODE_LABEL, Identity
 from lib.claude.gateway import CallResult
 from lib.core.errors import ReplyInvalid, ScribeError
 from lib.usage.queries import format_usd
@@ -22,43 +23,42 @@ T = TypeVar("T")
 SANDBOX_NOTE = "Sandbox output: written by Scribe's offline simulator, not by Claude."
 
 
+def identity() -> Identity:
+    """Who is using the app on this run: the signed-in person, or SCRIBE_USER in local mode."""
+    return signin.current()
+
+
 def current_user() -> str:
-    """The signed-in user when login is configured, else the name typed in the sidebar."""
-    if _logged_in():
-        return str(st.user.get("name") or st.user.get("email") or "user")
-    return st.session_state.get("user_name") or resources.settings().scribe_user
-
-
-def _logged_in() -> bool:
-    try:
-        return bool(st.user.is_logged_in)
-    except (AttributeError, KeyError, st.errors.StreamlitAPIException):
-        return False
+    """What is recorded as the actor: the identity's user (the signed-in email, or SCRIBE_USER)."""
+    return identity().user
 
 
 def sidebar() -> DeltaGenerator:
-    """Backend badge and who is working; returns the slot where today's spend goes."""
+    """Backend badge and who is working (with Log out when signed in); returns the slot where spend goes."""
     backend = resources.services().backend
+    me = identity()
     with st.sidebar:
         if backend.is_sandbox:
             st.warning("**Sandbox**: offline simulator. No real Claude calls; costs shown are what the calls "
                        "would cost, and nothing is billed.", icon=":material/science:")
         else:
             st.success("**Claude API**: live calls, real spend.", icon=":material/cloud_done:")
-        if _logged_in():
-            st.caption(f"Signed in as {current_user()}")
+        if me.local:
+            st.caption(f"{LOCAL_MODE_LABEL} · recorded as **{me.user}** (SCRIBE_USER)")
         else:
-            st.session_state.setdefault("user_name", resources.settings().scribe_user)
-            st.text_input("Your name", key="user_name", help="Recorded with every call and CRM change.")
+            st.caption(f"Signed in as **{me.email}** · {me.role.label}")
+            if st.button("Log out", key="sidebar_logout", icon=":material/logout:"):
+                st.logout()
         return st.empty()
 
 
 def show_spend(slot: DeltaGenerator) -> None:
     """Today's known spend on this backend, in the sidebar slot."""
     backend = resources.services().backend
-    spend = resources.services().usage_log.spend_today(backend=backend.kind)
-    label = "Simulated spend today (UTC)" if backend.is_sandbox else "Spend today (UTC)"
-    slot.metric(label, money(spend), help="Known cost of today's calls on this backend.")
+    spend, team = resources.services().spend_today(identity(), backend.kind)
+    label = ("Simulated spend today (UTC)" if backend.is_sandbox else "Spend today (UTC)") + ("" if team else ", yours")
+    slot.metric(label, money(spend), help="Known cost of today's calls on this backend"
+                + ("." if team else ": your calls only."))
 
 
 def records_frame(records: list, columns: list[str]) -> pd.DataFrame:

@@ -39,7 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     enrich.add_argument("notes", type=Path, help="CSV (header line; a note column) or JSONL (one object per line)")
     enrich.add_argument("--mode", choices=("live", "batch"), required=True,
                         help="live: now, under the rate limits; batch: Message Batches, half price, within 24 h")
-    enrich.add_argument("--user", help="recorded with every call (default SCRIBE_USER)")
+    enrich.add_argument("--user", help="who runs it: recorded with every call and on the job (default the OS user)")
     enrich.add_argument("--model", help="default SCRIBE_MODEL_EXTRACT")
     enrich.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS)
     for role in ("note", "date", "author", "contact"):
@@ -61,13 +61,19 @@ def main(argv: list[str] | None = None) -> int:
     except DatabaseBusy as err:
         print(f"{err.message}\n{err.hint}", file=sys.stderr)
         return 2
+    from lib.auth import cli_identity
+
+    auth_configured = _auth_configured()
+    who = cli_identity(getattr(args, "user", None), app.rules, auth_configured=auth_configured)
     manager = app.jobs(resume=False)
     print(f"Backend: {'sandbox (offline simulator, nothing billed)' if app.backend.is_sandbox else 'Claude API'}")
     try:
         if args.command == "enrich":
-            job_id = _enrich(args, manager, settings.scribe_user, settings.model_for("batch"))
+            job_id = _enrich(args, manager, who.user, settings.model_for("batch"))
         else:
             job_id = args.job_id
+            if manager.job(job_id) is not None:
+                app.job_for(who, job_id)  # a rep collects only their own jobs, as in the app
             if manager.job(job_id) is None:
                 print(f"No job {job_id} in {settings.scribe_db}.", file=sys.stderr)
                 return 2
@@ -79,6 +85,21 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         app.close()
+
+
+def _auth_configured() -> bool:
+    """Whether sign-in is on: an [auth] section in .streamlit/secrets.toml (then roles apply to --user)."""
+    import tomllib
+
+    from lib.core.settings import SECRETS_FILE
+
+    try:
+        with SECRETS_FILE.open("rb") as fh:
+            return "auth" in tomllib.load(fh)
+    except OSError:
+        return False
+    except tomllib.TOMLDecodeError:
+        return True  # fail closed: a broken file never means "everyone is an admin"
 
 
 def _enrich(args: argparse.Namespace, manager: JobManager, default_user: str, default_model: str) -> str | None:
@@ -97,7 +118,7 @@ def _enrich(args: argparse.Namespace, manager: JobManager, default_user: str, de
     if not notes.rows:
         print("Nothing to send.", file=sys.stderr)
         return None
-    user, model = args.user or default_user, args.model or default_model
+    user, model = default_user, args.model or default_model
     most = model_table().max_output(model)
     if args.max_tokens < 1 or (most is not None and args.max_tokens > most):
         print(f"--max-tokens {args.max_tokens} is outside what {model} can write (1 to {most or '?'}).",

@@ -18,7 +18,8 @@ def test_every_page_loads_without_an_exception(app, page):
 
 def test_sidebar_says_sandbox_and_shows_spend(app):
     assert any("Sandbox" in w.value for w in app.sidebar.warning)
-    assert app.sidebar.text_input(key="user_name").value == "rep"
+    assert any("Local mode: no sign-in" in c.value and "rep" in c.value for c in app.sidebar.caption)
+    assert not app.sidebar.text_input  # no "Your name" box: local mode records SCRIBE_USER
     assert app.sidebar.metric[0].label == "Simulated spend today (UTC)"
 
 
