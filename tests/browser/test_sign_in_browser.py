@@ -22,12 +22,12 @@ from lib.services import open_database
 from lib.usage.log import UsageLog, UsageRecord
 from lib.work.conversations import Conversation, ConversationStore, Turn
 from tests.browser.conftest import StreamlitApp, start_app
-from tests.browser.test_auth_probe import LOCAL_HOSTS
 from tests.support.oidc import OidcProvider, auth_secrets_toml, oidc_provider  # noqa: F401  (a fixture)
 
 NOTE = (Path(__file__).resolve().parents[2] / "data" / "notes" / "01_acme_demo.txt").read_text()
-RITA, ROB, MAX = "rita@acme.com", "rob@acme.com", "max@acme.com"  # a rep, another rep, a manager
+RITA, ROB, MAX, MIA = "rita@acme.com", "rob@acme.com", "max@acme.com", "mia@acme.com"  # reps; managers
 CALLS = {RITA: 3, ROB: 5}
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 
 
 def seed(db_path: Path) -> str:
@@ -50,17 +50,33 @@ def seed(db_path: Path) -> str:
 
 
 @pytest.fixture
-def signed_app(tmp_path: Path, browser_sandbox, oidc_provider: OidcProvider) -> Iterator[tuple[StreamlitApp, str]]:  # noqa: F811
-    secrets = tmp_path / "secrets.toml"
-    secrets.write_text(auth_secrets_toml(oidc_provider))  # redirect_uri on 127.0.0.1, as start_app serves
-    conversation = seed(tmp_path / "browser.duckdb")
-    app = start_app(tmp_path, browser_sandbox.base_url, {
-        "STREAMLIT_SECRETS_FILES": str(secrets), "SCRIBE_MANAGER_EMAILS": MAX, "SCRIBE_USER": "nobody-local"})
-    oidc_provider.set_user("rita", email=RITA, name="Rita Rep")
-    oidc_provider.set_user("max", email=MAX, name="Max Manager")
-    yield app, conversation
-    app.stop()
-    assert "Traceback" not in app.log()
+def start_signed(tmp_path: Path, browser_sandbox, oidc_provider: OidcProvider):  # noqa: F811
+    """Start the app with an [auth] section for the mock provider: in [auth] itself, or named
+    ([auth.mock], st.login("mock")). Max is a manager by email, Mia by her groups claim."""
+    started: list[StreamlitApp] = []
+
+    def start(provider_name: str | None = None) -> tuple[StreamlitApp, str]:
+        secrets = tmp_path / "secrets.toml"
+        secrets.write_text(auth_secrets_toml(oidc_provider, provider_name=provider_name))  # on 127.0.0.1
+        conversation = seed(tmp_path / "browser.duckdb")
+        app = start_app(tmp_path, browser_sandbox.base_url, {
+            "STREAMLIT_SECRETS_FILES": str(secrets), "SCRIBE_MANAGER_EMAILS": MAX, "SCRIBE_USER": "nobody-local",
+            "SCRIBE_ROLE_GROUPS": "sales-leads=manager"})
+        started.append(app)
+        oidc_provider.set_user("rita", email=RITA, name="Rita Rep", groups=["sales"])
+        oidc_provider.set_user("max", email=MAX, name="Max Manager")
+        oidc_provider.set_user("mia", email=MIA, name="Mia Lead", groups=["sales", "sales-leads"])
+        return app, conversation
+
+    yield start
+    for app in started:
+        app.stop()
+        assert "Traceback" not in app.log()
+
+
+@pytest.fixture
+def signed_app(start_signed) -> tuple[StreamlitApp, str]:
+    return start_signed()
 
 
 @pytest.fixture
@@ -84,6 +100,7 @@ def sign_in(page, url: str, sub: str) -> None:
     page.locator("input[name='sub']").fill(sub)
     page.get_by_role("button", name="Authorize").click()
     page.get_by_test_id("stSidebar").get_by_text("Signed in as").wait_for()
+    assert urlsplit(page.url).netloc == urlsplit(url).netloc  # back on the app after the provider
 
 
 def requests_shown(page) -> str:
@@ -103,6 +120,8 @@ def test_a_rep_sees_only_their_own_work_and_is_refused_the_rest(local_page, sign
     sidebar = page.get_by_test_id("stSidebar")
     assert f"Signed in as {RITA} · rep" in sidebar.inner_text()
     assert "Your name" not in sidebar.inner_text() and "Local mode" not in sidebar.inner_text()
+    page.reload()  # a new session: the identity comes back from Streamlit's signed cookie
+    sidebar.get_by_text(f"Signed in as {RITA}").wait_for()
 
     page.goto(app.url + "/usage")
     assert requests_shown(page) == str(CALLS[RITA])  # her 3 calls, not the team's 8
@@ -117,11 +136,13 @@ def test_a_rep_sees_only_their_own_work_and_is_refused_the_rest(local_page, sign
     assert "Only Rob may read this" not in page.get_by_test_id("stMain").inner_text()
 
 
-def test_a_manager_sees_the_team_and_its_budgets(local_page, signed_app):
-    app, robs_conversation = signed_app
+@pytest.mark.parametrize(("provider", "sub", "email"), [(None, "max", MAX), ("mock", "mia", MIA)],
+                         ids=["manager-by-email", "manager-by-group-claim-named-provider"])
+def test_a_manager_sees_the_team_and_its_budgets(local_page, start_signed, provider, sub, email):
+    app, robs_conversation = start_signed(provider)
     page = local_page
-    sign_in(page, app.url, "max")
-    assert f"Signed in as {MAX} · manager" in page.get_by_test_id("stSidebar").inner_text()
+    sign_in(page, app.url, sub)
+    assert f"Signed in as {email} · manager" in page.get_by_test_id("stSidebar").inner_text()
     page.goto(app.url + "/usage")
     assert requests_shown(page) == str(sum(CALLS.values()))
     open_tab(page, "Budgets")
@@ -156,3 +177,25 @@ def test_a_save_records_the_signed_in_email_and_log_out_returns_to_sign_in(local
     john = crm.contact_by_email("john.smith@acme.com")
     saved = [e for e in crm.timeline(john.id) if e.what == "change" and e.ts >= started]
     assert saved and {e.approved_by for e in saved} == {RITA}  # the ID token's email, not SCRIBE_USER
+
+
+def test_an_incomplete_auth_section_stops_the_app_with_a_clear_error_and_no_secret(local_page, tmp_path,
+                                                                                   browser_sandbox):
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(
+        "[auth]\n"
+        'redirect_uri = "http://127.0.0.1:{port}/oauth2callback"\n'
+        'cookie_secret = "test-cookie-secret-not-a-real-secret-0123456789"\n'
+        'client_id = "scribe-tests-client-id"\n'
+        'server_metadata_url = "http://localhost:9/.well-known/openid-configuration"\n')
+    app = start_app(tmp_path, browser_sandbox.base_url, {"STREAMLIT_SECRETS_FILES": str(secrets)})
+    try:
+        local_page.goto(app.url)
+        alert = local_page.get_by_test_id("stAlert")
+        alert.get_by_text("is missing client_secret").wait_for()
+        assert "test-cookie-secret" not in alert.inner_text() and "scribe-tests-client-id" not in alert.inner_text()
+        assert local_page.get_by_role("button", name=re.compile("Sign in")).count() == 0
+        assert local_page.get_by_role("link", name="Usage & spend").count() == 0  # nothing past the gate
+    finally:
+        app.stop()
+    assert "Traceback" not in app.log()
