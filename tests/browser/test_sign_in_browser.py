@@ -131,6 +131,10 @@ def test_a_rep_sees_only_their_own_work_and_is_refused_the_rest(local_page, sign
     page.get_by_text("It takes the manager role").first.wait_for()  # the services refuse, the page says so
     assert page.get_by_role("button", name="Save budget").count() == 0
 
+    page.goto(app.url + "/contacts")
+    page.get_by_text("Import contacts from CSV").click()
+    page.get_by_text("Importing contacts takes the manager role.").wait_for()
+
     page.goto(app.url + f"/assistant?conversation={robs_conversation}")  # someone else's, by direct URL
     page.get_by_text("not yours", exact=False).first.wait_for()
     assert "Only Rob may read this" not in page.get_by_test_id("stMain").inner_text()
