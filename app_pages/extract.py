@@ -5,7 +5,7 @@ import streamlit as st
 from app_pages._shared import resources, ui
 from lib.core.errors import ScribeError
 from lib.core.text import decode_upload, safe_inline
-from lib.work import extraction, review
+from lib.work import extract_many, extraction, review
 
 st.title("Extract CRM fields from notes")
 crm = resources.services().crm
@@ -22,7 +22,7 @@ def notes_from_input() -> list[str]:
 
 
 def run_extraction(model: str) -> None:
-    """One call per note; a note that fails is reported and the others go on."""
+    """One call per note, several at once; each note shows its state, and one that fails does not stop the others."""
     try:
         notes = notes_from_input()
     except ScribeError as err:
@@ -31,16 +31,38 @@ def run_extraction(model: str) -> None:
     if not notes:
         st.error("There is no note to read.  \nPaste a note (separate several with a line of ---) or upload a file.")
         return
-    runs, progress = [], st.progress(0.0, text=f"Reading {len(notes)} note(s)…")
-    for n, note in enumerate(notes, start=1):
-        try:
-            runs.append(extraction.extract_note(resources.services().gateway, note, user=ui.current_user(), model=model))
-        except ScribeError as err:
-            st.caption(f"Note {n}:")
-            ui.show_error(err)
-        progress.progress(n / len(notes), text=f"Read {n} of {len(notes)} note(s)")
+    board = st.empty()
+    for states in extract_many.iter_states(resources.services().gateway, notes, user=ui.current_user(), model=model):
+        with board.container():
+            show_note_states(states)
+    board.empty()  # what stays is the review and, above it, the notes that failed
+    st.session_state.extract_failed = [s for s in states if s.error is not None]
+    runs = [s.run for s in states if s.run is not None]
     if runs:
         start_review(runs)
+
+
+def show_failed_notes() -> None:
+    for s in st.session_state.get("extract_failed", []):
+        st.markdown(f"{STATE_ICONS[s.status]} Note {s.index} · {safe_inline(s.preview)}: **failed**")
+        ui.show_error(s.error)
+
+
+STATE_ICONS = {"waiting": ":material/schedule:", "reading": ":material/progress_activity:",
+               "done": ":material/check_circle:", "failed": ":material/error:"}
+
+
+def show_note_states(states: list[extract_many.NoteState]) -> None:
+    """One line per note, as it goes: waiting, reading, done (how many people), failed (why)."""
+    finished = sum(s.finished for s in states)
+    st.progress(finished / len(states), text=f"Read {finished} of {len(states)} note(s)")
+    for s in states:
+        line = f"{STATE_ICONS[s.status]} Note {s.index} · {safe_inline(s.preview)}: **{s.status}**"
+        if s.run is not None:
+            line += f" · {len(s.run.people)} person(s)"
+        st.markdown(line)
+        if s.error is not None:
+            ui.show_error(s.error)
 
 
 def start_review(runs: list[extraction.NoteExtraction]) -> None:
@@ -148,6 +170,7 @@ with st.container(border=True):
     if st.button("Extract", type="primary"):
         run_extraction(model)
 
+show_failed_notes()
 current = st.session_state.get("extract_review")
 if current is not None:
     show_review(current)

@@ -64,3 +64,18 @@ def test_extract_edit_save_timeline_undo(page, streamlit_app, browser_sandbox):
     crm = BuiltinCrm(open_database(streamlit_app.db_path))
     assert crm.get_contact(1).title == "VP Operations"
     assert crm.contact_by_email("tom.baker@acme.com") is None  # never accepted, never created
+
+
+def test_five_notes_are_read_together_each_with_its_state(page, streamlit_app, browser_sandbox):
+    browser_sandbox.configure(ttft_ms=1500, tokens_per_s=2000)  # slow to start, so the states can be seen
+    notes_dir = Path(__file__).resolve().parents[2] / "data" / "notes"
+    five = [(notes_dir / name).read_text() for name in
+            ("01_acme_demo.txt", "02_initech_bob.txt", "03_globex_zoe.txt", "04_kestrel_liz.txt", "06_umbrella_sarah.txt")]
+    page.goto(streamlit_app.url + "/extract")
+    page.get_by_role("textbox", name="Notes").fill("\n---\n".join(five))
+    page.get_by_role("button", name="Extract", exact=True).click()
+    main = page.get_by_test_id("stMain")
+    main.get_by_text(re.compile(r"Note 5 · .*: reading")).wait_for()  # in flight together, each with its line
+    assert main.get_by_text(re.compile(r"Note \d · .*: (reading|waiting|done)")).count() == 5
+    page.get_by_text(re.compile(r"Review: \d+ person\(s\) from 5 note\(s\)")).wait_for(timeout=60_000)
+    assert main.get_by_text(re.compile(r"Note \d · .*: reading")).count() == 0  # the board is gone once read
