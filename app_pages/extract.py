@@ -34,7 +34,8 @@ def run_extraction(model: str) -> None:
     runs, progress = [], st.progress(0.0, text=f"Reading {len(notes)} note(s)…")
     for n, note in enumerate(notes, start=1):
         try:
-            runs.append(extraction.extract_note(resources.services().gateway, note, user=ui.current_user(), model=model))
+            runs.append(extraction.extract_note(resources.services().gateway, note, user=ui.current_user(), model=model,
+                                                catalogue=resources.services().catalogue))
         except ScribeError as err:
             st.caption(f"Note {n}:")
             ui.show_error(err)
@@ -44,7 +45,7 @@ def run_extraction(model: str) -> None:
 
 
 def start_review(runs: list[extraction.NoteExtraction]) -> None:
-    st.session_state.extract_review = review.build_review(runs, crm)
+    st.session_state.extract_review = review.build_review(runs, crm, resources.services().catalogue)
     review.refresh_checks(st.session_state.extract_review)
     st.session_state.extract_grid = st.session_state.get("extract_grid", 0) + 1
     st.session_state.pop("extract_saved", None)
@@ -60,7 +61,7 @@ def show_review(current: review.Review) -> None:
     ui.sandbox_label()
     key = f"review_grid_{st.session_state.extract_grid}"
     st.data_editor(current.frame, key=key, hide_index=True, num_rows="fixed",
-                   column_config=ui.review_column_config(current.contact_options),
+                   column_config=ui.review_column_config(current.contact_options, current.catalogue),
                    disabled=ui.READ_ONLY_REVIEW_COLUMNS + [c for c in current.frame if c.endswith("_crm")],
                    on_change=on_grid_change, args=(key,))
     for meta, (_, row) in zip(current.meta, current.frame.iterrows(), strict=True):
@@ -70,7 +71,7 @@ def show_review(current: review.Review) -> None:
                 st.warning("Some of this reads like an instruction to the model, not a fact about the customer "
                            f"({', '.join(flagged)}): it was not pre-accepted. Check it against the note.")
             for item in meta.person.evidence:
-                st.markdown(f"**{review.FIELD_LABELS[item.field.value]}**: “{safe_inline(item.quote)}”")
+                st.markdown(f"**{safe_inline(current.label(item.field.value))}**: “{safe_inline(item.quote)}”")
             st.caption(f"Match candidates: {safe_inline(', '.join(meta.options) or 'none')}")
     for run in current.notes.values():
         st.caption(ui.usage_line(run.result))
