@@ -227,8 +227,10 @@ class HubSpotCrm(BuiltinCrm):
         return row[0] if row else None
 
     def _map(self, kind: str, local_id: int, hs_id: str) -> None:
-        self.db.cursor().execute("INSERT OR REPLACE INTO hubspot_ids (kind, hs_id, local_id) VALUES (?, ?, ?)",
-                                 [kind, str(hs_id), int(local_id)])
+        cur = self.db.cursor()  # two unique keys (hs_id, local_id): replace by deleting both, then insert
+        cur.execute("DELETE FROM hubspot_ids WHERE kind = ? AND (hs_id = ? OR local_id = ?)",
+                    [kind, str(hs_id), int(local_id)])
+        cur.execute("INSERT INTO hubspot_ids (kind, hs_id, local_id) VALUES (?, ?, ?)", [kind, str(hs_id), int(local_id)])
 
     def _reread(self, contact_ids: Iterable[int]) -> None:
         """Read these contacts and their deals straight from HubSpot (consistent at once, unlike search)
@@ -368,6 +370,7 @@ class HubSpotCrm(BuiltinCrm):
                 "contact_props": fields.contact_properties(contact_values, custom_contact),
                 "deal_props": {k: v for k, v in deal_props.items() if v is not None or k != "dealstage"},
                 "company": values.get("company"), "hs_contact": hs_contact,
+                "hs_company_named": self.hs_id("company", self.company_id_for(values.get("company"))),
                 "hs_company": self.hs_id("company", contact.company_id) if contact and contact.company_id else None,
                 "hs_deal": self.hs_id("deal", deal_local) if deal_local is not None else None}
 
@@ -394,7 +397,7 @@ class HubSpotCrm(BuiltinCrm):
             known, known_co = self._step(key, f"{tag}:contact"), self._step(key, f"{tag}:company")
             made = writes.create_contact(hs, plan["contact_props"], company_name=plan["company"],
                                          known_id=known[0] if known else None,
-                                         known_company_id=known_co[0] if known_co else None)
+                                         known_company_id=known_co[0] if known_co else plan["hs_company_named"])
             if not known:
                 self._done(key, f"{tag}:contact", made.id, made.created)
             if made.company_id and not known_co:
@@ -407,7 +410,8 @@ class HubSpotCrm(BuiltinCrm):
                 writes.update_records(hs, "contacts", {plan["hs_contact"]: plan["contact_props"]})
             if plan["company"]:
                 known_co = self._step(key, f"{tag}:company")
-                company = writes.find_or_create_company(hs, plan["company"], known_id=known_co[0] if known_co else None)
+                company = writes.find_or_create_company(
+                    hs, plan["company"], known_id=known_co[0] if known_co else plan["hs_company_named"])
                 if not known_co:
                     self._done(key, f"{tag}:company", company.id, company.created)
                 writes.associate(hs, "contacts", plan["hs_contact"], "companies", company.id)
