@@ -210,3 +210,38 @@ def test_the_token_is_never_in_the_settings_repr_the_services_or_the_logs(build,
     stored = " ".join(str(v) for t in ("hubspot_state", "hubspot_writes", "change_sets", "field_history")
                       for row in s.db.cursor().execute(f"SELECT * FROM {t}").fetchall() for v in row)  # noqa: S608
     assert TOKEN not in stored
+
+
+def test_the_daily_limit_mid_save_is_a_clear_message_and_the_retry_loses_and_duplicates_nothing(
+        build, portal, hubspot_server):
+    from lib.core.errors import ScribeError
+    from lib.crm.hubspot.errors import HubSpotDailyLimit
+    from tests.hubspot.server import ApiError
+
+    s = build()
+    built = _review(s)
+    built.frame["accept"] = built.frame["name"].isin(["John Smith", "Tom Baker"])
+    request = review.to_save_request(built, "dana")
+
+    def spent(params, body):  # the daily budget runs out when the first note is written
+        if params["kind"] == "notes":
+            hubspot_server.limits.daily = 0
+            raise ApiError(429, "You have reached your daily limit.", "RATE_LIMITS",
+                           extra={"errorType": "RATE_LIMIT", "policyName": "DAILY"})
+
+    hubspot_server.hooks["create_object"] = spent
+    with pytest.raises(HubSpotDailyLimit) as err:
+        s.save_review(request)
+    assert isinstance(err.value, ScribeError) and "daily" in str(err.value).lower()
+    assert "Nothing was lost" in str(err.value)
+    assert s.db.cursor().execute("SELECT count(*) FROM change_sets").fetchone() == (0,)
+
+    hubspot_server.hooks.clear()  # the next day
+    hubspot_server.limits.daily = None
+    result = s.save_review(request)
+    assert not result.conflicts, result.conflicts  # what the first try wrote is not a conflict with itself
+    tom = [c for c in portal.live("contacts") if c.properties.get("email") == "tom.baker@acme.com"]
+    assert len(tom) == 1
+    assert portal.objects["deals"][portal.ids["deal"]].properties["dealstage"] == "decisionmakerboughtin"
+    assert len(portal.linked("contacts", portal.ids["john"], "notes")) == 1
+    assert any(c.field == "stage" for c in s.crm.history(result.change_set_id))

@@ -311,6 +311,12 @@ class HubSpotCrm(BuiltinCrm):
             now = self._current(row.contact_id)
             values, seen = dict(row.values), dict(row.seen)
             for name, was in row.seen.items():
+                if name in values and _same(name, values[name], now.get(name)) and not _same(name, was, now.get(name)):
+                    # HubSpot already holds the value wanted: an earlier try of this save wrote it (a 429
+                    # mid-save). Not a conflict; the mirror gets the value the rep saw back, so the change
+                    # is recorded (old -> new) as if written now.
+                    self._restore_seen(row.contact_id, name, was)
+                    continue
                 if name in values and not _same(name, was, now.get(name)):
                     found.append(Conflict(contact_id=row.contact_id, field=name, seen=as_text(was),
                                           current=as_text(now.get(name)), proposed=as_text(values[name])))
@@ -318,6 +324,24 @@ class HubSpotCrm(BuiltinCrm):
                     seen.pop(name)
             out.append(row.model_copy(update={"values": values, "seen": seen}))
         return out, found
+
+    def _restore_seen(self, contact_id: int, name: str, seen: Any) -> None:
+        """Put the value the rep saw back into the mirror (it is re-read from HubSpot after the save)."""
+        cur = self.db.cursor()
+        columns = {"name": "name", "email": "email", "title": "title", "phone": "phone"}
+        deal_columns = {"deal_stage": "stage", "amount": "amount", "next_step": "next_step",
+                        "next_step_date": "next_step_date"}
+        deal_id = self._open_deals([contact_id]).get(contact_id)
+        definition = self.catalogue.get(name)
+        if name in columns:
+            cur.execute(f"UPDATE contacts SET {columns[name]} = ? WHERE id = ?", [seen, contact_id])  # noqa: S608
+        elif name in deal_columns and deal_id is not None:
+            cur.execute(f"UPDATE deals SET {deal_columns[name]} = ? WHERE id = ?", [seen, deal_id])  # noqa: S608
+        elif definition is not None:
+            entity_id = contact_id if definition.entity == "contact" else deal_id
+            if entity_id is not None:
+                cur.execute("INSERT OR REPLACE INTO custom_values (entity, entity_id, key, value) VALUES (?, ?, ?, ?)",
+                            [definition.entity, entity_id, name, as_text(seen)])
 
     def _current(self, contact_id: int) -> dict[str, Any]:
         contact = self.get_contact(contact_id)
