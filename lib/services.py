@@ -151,6 +151,13 @@ class Services:
 
         return self.crm if isinstance(self.crm, HubSpotCrm) else None
 
+    def set_stage_mapping(self, identity: Identity, pipeline_id: str, mapping: dict[str, str | None]) -> None:
+        """HubSpot: which pipeline Scribe writes deals to, and its stage for each of Scribe's (CHANGE_SETTINGS)."""
+        require(identity, Permission.CHANGE_SETTINGS)
+        if self.hubspot is None:
+            raise Forbidden("The stage mapping is a HubSpot setting; HubSpot is not configured.")
+        self.hubspot.set_stage_mapping(pipeline_id, mapping)
+
     def import_contacts(self, rows: list[dict], identity: Identity) -> SaveResult:
         require(identity, Permission.IMPORT_CONTACTS)
         return self.crm.import_contacts(rows, identity.user)
