@@ -98,7 +98,8 @@ def show_conflicts(result) -> None:
     """Values changed in the CRM after the review was built: not overwritten; the rep sees both and chooses."""
     st.warning(f"{len(result.conflicts)} field(s) changed in the CRM after you reviewed them, so they were left "
                "as they are now. Choose for each:")
-    st.dataframe([{"contact": c.contact_id, "field": review.FIELD_LABELS.get(c.field, c.field), "you saw": c.seen,
+    label = st.session_state.extract_review.label if "extract_review" in st.session_state else str
+    st.dataframe([{"contact": c.contact_id, "field": label(c.field), "you saw": c.seen,
                    "now in the CRM": c.current, "proposed": c.proposed} for c in result.conflicts], hide_index=True)
     if st.button("Write the proposed values over the current ones", key="extract_conflicts_overwrite"):
         request = review.conflict_request(result.conflicts, ui.current_user(), result.change_set_id)
