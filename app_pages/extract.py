@@ -41,7 +41,10 @@ def run_extraction(model: str) -> None:
             ui.show_error(err)
         progress.progress(n / len(notes), text=f"Read {n} of {len(notes)} note(s)")
     if runs:
-        start_review(runs)
+        try:
+            start_review(runs)  # with HubSpot, the mirror syncs here: its errors say what to fix
+        except ScribeError as err:
+            ui.show_error(err)
 
 
 def start_review(runs: list[extraction.NoteExtraction]) -> None:

@@ -245,3 +245,21 @@ def test_the_daily_limit_mid_save_is_a_clear_message_and_the_retry_loses_and_dup
     assert portal.objects["deals"][portal.ids["deal"]].properties["dealstage"] == "decisionmakerboughtin"
     assert len(portal.linked("contacts", portal.ids["john"], "notes")) == 1
     assert any(c.field == "stage" for c in s.crm.history(result.change_set_id))
+
+
+def test_a_hand_edit_goes_to_hubspot_and_a_stale_one_writes_nothing(build, portal):
+    from lib.core.errors import InvalidRecord
+
+    s = build()
+    john = next(c for c in s.crm.contacts() if c.name == "John Smith")
+    s.crm.edit_by_hand("contact", john.id, "title", "COO", "dana", expected="VP Operations")
+    assert portal.objects["contacts"][portal.ids["john"]].properties["jobtitle"] == "COO"
+    assert "title" in s.crm.locked_fields("contact", john.id)
+
+    portal.touch("contacts", portal.ids["john"], {"jobtitle": "CEO"})  # changed in HubSpot meanwhile
+    with pytest.raises(InvalidRecord, match="changed while you were editing"):
+        s.crm.edit_by_hand("contact", john.id, "title", "CFO", "dana", expected="COO")
+    assert portal.objects["contacts"][portal.ids["john"]].properties["jobtitle"] == "CEO"
+    with pytest.raises(InvalidRecord):
+        s.crm.edit_by_hand("contact", john.id, "email", "not an email", "dana", expected=john.email)
+    assert portal.objects["contacts"][portal.ids["john"]].properties["email"] == "john.smith@acme.com"

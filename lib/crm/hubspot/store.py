@@ -32,7 +32,7 @@ import pandas as pd
 
 from lib.core.db import Database
 from lib.core.errors import InvalidRecord
-from lib.crm.builtin import BuiltinCrm
+from lib.crm.builtin import _ANY, _EDITABLE, _FIELD_OF, BuiltinCrm
 from lib.crm.fields import PREFIX, FieldCatalogue
 from lib.crm.hubspot import catalogue, fields, mirror, writes
 from lib.crm.hubspot.client import HubSpot
@@ -584,15 +584,30 @@ class HubSpotCrm(BuiltinCrm):
 
     # -- other writes -------------------------------------------------------------------------------
 
-    def edit_by_hand(self, entity: str, entity_id: int, column: str, value: Any, user: str) -> str:
-        """A person's edit, written to HubSpot, then recorded (and locked against AI values) as usual."""
+    def edit_by_hand(self, entity: str, entity_id: int, column: str, value: Any, user: str, *,
+                     expected: Any = _ANY) -> str:
+        """A person's edit, written to HubSpot, then recorded (and locked against AI values) as usual.
+        With `expected`, HubSpot's value is read first: changed since the person saw it, nothing is written."""
         hs_id = self.hs_id(entity, entity_id)
-        fake = type("Row", (), {"entity": entity, "field": column, "old_value": as_text(value)})
-        _, stage_map = self.stage_mapping()
-        props = self._revert_props(fake, stage_map)
-        if hs_id and props:
-            writes.update_records(self.hs, KIND_OF[entity], {hs_id: props})
-        return super().edit_by_hand(entity, entity_id, column, value, user)
+        if entity not in _EDITABLE or column not in _EDITABLE[entity][1] \
+                or validate_values({_FIELD_OF.get(column, column): value}):
+            return super().edit_by_hand(entity, entity_id, column, value, user, expected=expected)  # refuses
+        with self._lock:
+            if expected is not _ANY:
+                contact = entity_id if entity == "contact" else self.db.cursor().execute(
+                    "SELECT contact_id FROM deals WHERE id = ?", [entity_id]).fetchone()[0]
+                self._reread([contact] if contact is not None else [])
+                table = {"contact": "contacts", "deal": "deals"}[entity]
+                now = self.db.cursor().execute(f"SELECT {column} FROM {table} WHERE id = ?",  # noqa: S608
+                                               [entity_id]).fetchone()
+                if now is not None and as_text(now[0]) != as_text(expected):
+                    return super().edit_by_hand(entity, entity_id, column, value, user, expected=expected)  # refuses
+            fake = type("Row", (), {"entity": entity, "field": column, "old_value": as_text(value)})
+            _, stage_map = self.stage_mapping()
+            props = self._revert_props(fake, stage_map)
+            if hs_id and props:
+                writes.update_records(self.hs, KIND_OF[entity], {hs_id: props})
+            return super().edit_by_hand(entity, entity_id, column, value, user, expected=expected)
 
     def log_interaction(self, contact_id: int, kind: str, summary: str, note: str | None, author: str,
                         call_id: str | None = None) -> int:
