@@ -263,3 +263,26 @@ def test_a_hand_edit_goes_to_hubspot_and_a_stale_one_writes_nothing(build, porta
     with pytest.raises(InvalidRecord):
         s.crm.edit_by_hand("contact", john.id, "email", "not an email", "dana", expected=john.email)
     assert portal.objects["contacts"][portal.ids["john"]].properties["email"] == "john.smith@acme.com"
+
+
+def test_a_new_stage_mapping_is_used_for_writes_and_for_the_mirrored_deals(build, portal):
+    from lib.auth import Forbidden
+
+    s = build()
+    s.crm.sync()
+    pipeline, mapping = s.hubspot.stage_mapping()
+    assert (pipeline, mapping["demo"], mapping["proposal"]) == ("default", "presentationscheduled",
+                                                               "decisionmakerboughtin")
+    with pytest.raises(Forbidden):
+        s.set_stage_mapping(Identity(email="rita", name="Rita", role=Role.REP), "default", mapping)
+    s.set_stage_mapping(DANA, "default", mapping | {"demo": "qualifiedtobuy", "qualified": None,
+                                                    "proposal": "presentationscheduled"})
+    assert s.crm.deal_for_contact(next(c.id for c in s.crm.contacts() if c.name == "John Smith")).stage == "proposal"
+    built = _review(s)
+    _accept_only(built, "John Smith")
+    s.save_review(review.to_save_request(built, "dana"))  # the note says demo -> proposal: already there
+    assert portal.objects["deals"][portal.ids["deal"]].properties["dealstage"] == "presentationscheduled"
+    from lib.crm.hubspot.errors import HubSpotPipelineMissing
+
+    with pytest.raises(HubSpotPipelineMissing, match="no stage"):
+        s.set_stage_mapping(DANA, "default", mapping | {"demo": "nosuchstage"})

@@ -104,7 +104,21 @@ class HubSpotCrm(BuiltinCrm):
         unknown = [f"{s} → {h}" for s, h in mapping.items() if h and pipe.stage(h) is None]
         if unknown:
             raise HubSpotPipelineMissing(f"The pipeline {pipe.label!r} has no stage for {', '.join(unknown)}.")
-        self._set_state("stage_mapping", {"pipeline": pipe.id, "stages": {s: mapping.get(s) for s in STAGES}})
+        _, before = self.stage_mapping()
+        after = {s: mapping.get(s) for s in STAGES}
+        # the mirror's deals hold Scribe's stage: translate them through HubSpot's stage id to the new mapping
+        reverse = {hs_stage: scribe for scribe, hs_stage in after.items() if hs_stage}
+        moves = {old: reverse.get(before.get(old) or old, before.get(old) or old)
+                 for (old,) in self.db.cursor().execute("SELECT DISTINCT stage FROM deals").fetchall() if old}
+        with self.db.transaction() as tx:
+            self._set_state("stage_mapping", {"pipeline": pipe.id, "stages": after}, tx)
+            changed = {old: new for old, new in moves.items() if old != new}
+            if changed:
+                cases = " ".join("WHEN ? THEN ?" for _ in changed)
+                params = [v for pair in changed.items() for v in pair]
+                tx.execute(f"""UPDATE deals SET stage = CASE stage {cases} END WHERE stage IN ({', '.join('?' * len(changed))})
+                               AND id IN (SELECT local_id FROM hubspot_ids WHERE kind = 'deal')""",  # noqa: S608
+                           params + list(changed))
 
     def pipelines(self) -> list[Pipeline]:
         return catalogue.pipelines(self.hs)
