@@ -227,11 +227,33 @@ def hubspot_section() -> None:
                                          index=stage_ids.index(current) if current in stage_ids else 0,
                                          format_func=lambda sid: stage_labels[sid], disabled=not may_edit,
                                          key=f"hubspot_stage_{chosen}_{stage}")
+        catalogue_check(hub)
         if not may_edit:
             st.caption("Only an admin can change the mapping.")
         elif st.button("Save the stage mapping", key="hubspot_save_mapping"):
             settle(lambda: resources.services().set_stage_mapping(ui.identity(), chosen, picked),
                    "The stage mapping is saved.")
+
+
+def catalogue_check(hub) -> None:
+    """The field catalogue's HubSpot targets against the portal's writable properties (to pick from)."""
+    catalogue = resources.services().catalogue
+    try:
+        portal = {kind: {p.name: p for p in hub.portal_properties(kind)} for kind in ("contacts", "deals")}
+    except ScribeError as err:
+        ui.show_error(err)
+        return
+    if catalogue:
+        st.markdown("**Your own fields → HubSpot properties**")
+        st.dataframe(pd.DataFrame([{
+            "field": f.label, "record": f.entity, "HubSpot property": f.hubspot_property or "(kept in Scribe only)",
+            "in the portal": "—" if not f.hubspot_property
+            else ("yes" if f.hubspot_property in portal[f.entity + "s"] else "missing: create it in HubSpot")}
+            for f in catalogue.fields]), hide_index=True)
+    with st.popover("The portal's writable contact and deal properties"):
+        st.dataframe(pd.DataFrame([{"object": kind, "property": p.name, "label": p.label, "type": p.type,
+                                    "options": ", ".join(v for v, _ in p.options)}
+                                   for kind, props in portal.items() for p in props.values()]), hide_index=True)
 
 
 def settle(action, done: str) -> None:

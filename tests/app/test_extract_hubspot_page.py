@@ -71,4 +71,6 @@ def test_the_contacts_page_shows_the_stage_mapping(hubspot, app):
     from app_pages._shared import resources
 
     assert resources.services().hubspot.stage_mapping()[1]["proposal"] == "contractsent"
+    shown = " ".join(str(d.value) for d in contacts.dataframe)
+    assert "jobtitle" in shown and "dealstage" in shown  # the portal's properties, to pick a field's target
     assert TOKEN not in _page_text(contacts)
