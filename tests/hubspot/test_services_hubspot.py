@@ -286,3 +286,28 @@ def test_a_new_stage_mapping_is_used_for_writes_and_for_the_mirrored_deals(build
 
     with pytest.raises(HubSpotPipelineMissing, match="no stage"):
         s.set_stage_mapping(DANA, "default", mapping | {"demo": "nosuchstage"})
+
+
+def test_a_missing_scope_names_it_and_a_retry_once_granted_creates_nothing_twice(build, portal, hubspot_server):
+    from lib.crm.hubspot.errors import HubSpotMissingScopes
+
+    s = build()
+    built = _review(s)
+    _accept_only(built, "John Smith")
+    request = review.to_save_request(built, "dana")
+    every = {f"crm.{area}.{kind}.{access}" for area, kinds in (("objects", ("contacts", "companies", "deals")),
+                                                               ("schemas", ("contacts", "companies", "deals")))
+             for kind in kinds for access in ("read", "write")}
+    hubspot_server.granted_scopes = every - {"crm.objects.deals.write"}
+    with pytest.raises(HubSpotMissingScopes) as err:
+        s.save_review(request)
+    assert err.value.scopes == ["crm.objects.deals.write"]
+    assert "crm.objects.deals.write" in str(err.value) and "Private Apps" in str(err.value)
+    assert portal.objects["deals"][portal.ids["deal"]].properties["dealstage"] == "presentationscheduled"
+    assert s.db.cursor().execute("SELECT count(*) FROM change_sets").fetchone() == (0,)
+
+    hubspot_server.granted_scopes = None  # the admin grants the scope
+    result = s.save_review(request)
+    assert not result.conflicts
+    assert portal.objects["deals"][portal.ids["deal"]].properties["dealstage"] == "decisionmakerboughtin"
+    assert len(portal.linked("contacts", portal.ids["john"], "notes")) == 1
