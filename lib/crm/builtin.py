@@ -396,6 +396,9 @@ class BuiltinCrm:
 
     # -- the team's own fields ------------------------------------------------------------------------
 
+    def refresh(self, max_age_s: float | None = None) -> None:
+        """Nothing to do: the built-in CRM is its own system of record (HubSpotCrm syncs its mirror here)."""
+
     def custom_values(self, entity: str, entity_id: int) -> dict[str, str | None]:
         """The catalogue fields' values of one contact or deal, by key."""
         rows = self.db.cursor().execute("SELECT key, value FROM custom_values WHERE entity = ? AND entity_id = ?",

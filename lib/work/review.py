@@ -117,7 +117,8 @@ def _custom_current(crm: CrmStore, catalogue: FieldCatalogue, contact_id: int, d
 def build_review(extractions: list[NoteExtraction], crm: CrmStore, catalogue: FieldCatalogue = EMPTY) -> Review:
     """One row per person found, matched to the CRM, with the current values beside the proposed."""
     built_at = datetime.now(UTC)
-    contacts = crm.contacts()  # a store mirroring another CRM syncs here: "current" is read now
+    crm.refresh(max_age_s=0)  # a store mirroring another CRM (HubSpot) syncs now: "current" is its value now
+    contacts = crm.contacts()
     index = ContactIndex(contacts_frame(contacts))
     names = {c.id: c for c in contacts}
     rows, meta = [], []

@@ -66,7 +66,7 @@ def _accept_only(built: review.Review, name: str) -> None:
     built.frame["accept"] = built.frame["name"] == name
 
 
-def test_build_picks_hubspot_and_the_review_shows_hubspots_values(build, portal):
+def test_build_picks_hubspot_and_the_review_shows_hubspots_values(build, portal, hubspot_server):
     s = build()
     assert isinstance(s.crm, HubSpotCrm) and s.hubspot is s.crm
     built = _review(s)
@@ -74,6 +74,12 @@ def test_build_picks_hubspot_and_the_review_shows_hubspots_values(build, portal)
     assert john["contact"].startswith("John Smith") and john["deal_stage_crm"] == "demo"
     assert float(john["amount_crm"]) == 40000  # HubSpot's value, not the sample CRM's 48,000
     assert s.crm.db.cursor().execute("SELECT count(*) FROM contacts").fetchone() == (1,)  # no sample data
+
+    portal.touch("deals", portal.ids["deal"], {"amount": "45000"})  # changed in HubSpot a moment later
+    searches = hubspot_server.stats.by_route.get("POST search", 0)
+    again = _review(s)  # the next review syncs what changed first (incrementally: searches, no full read)
+    assert float(again.frame[again.frame["name"] == "John Smith"].iloc[0]["amount_crm"]) == 45000
+    assert hubspot_server.stats.by_route.get("POST search", 0) > searches
 
 
 def test_save_writes_stage_note_and_a_new_contact_and_again_creates_nothing(build, portal):
