@@ -375,6 +375,8 @@ class HubSpotCrm(BuiltinCrm):
     def _plan(self, n: int, row: ProposedRow, stage_map: dict[str, str | None], pipe: Pipeline) -> dict[str, Any]:
         """What row `n` will write to HubSpot; raises (before anything is written) what cannot be."""
         values = {k: v for k, v in row.values.items() if as_text(v) is not None}
+        if row.contact_id is None and not values.get("name"):  # what the built-in save refuses, refused first
+            raise InvalidRecord("A new contact needs a name.", "Fill the name, or match the row to a contact.")
         notes = []
         if row.contact_id is not None and not row.unlock:
             locked = self.locked_fields("contact", row.contact_id)
