@@ -178,6 +178,9 @@ def run(action, done: str) -> None:
 
 def import_section() -> None:
     with st.expander("Import contacts from CSV (Scribe, HubSpot or Salesforce export)"):
+        if not can(ui.identity(), Permission.IMPORT_CONTACTS):  # the services refuse it too; say so up front
+            st.info("Importing contacts takes the manager role.")
+            return
         upload = st.file_uploader("CSV file", type=["csv"], key="contacts_import_file")
         if upload is None:
             return

@@ -39,7 +39,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     enrich.add_argument("notes", type=Path, help="CSV (header line; a note column) or JSONL (one object per line)")
     enrich.add_argument("--mode", choices=("live", "batch"), required=True,
                         help="live: now, under the rate limits; batch: Message Batches, half price, within 24 h")
-    enrich.add_argument("--user", help="who runs it: recorded with every call and on the job (default the OS user)")
     enrich.add_argument("--model", help="default SCRIBE_MODEL_EXTRACT")
     enrich.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS)
     for role in ("note", "date", "author", "contact"):
@@ -47,6 +46,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     collect = sub.add_parser("collect", help="check a batch job, import ended batches, write proposals")
     collect.add_argument("job_id")
     for command in (enrich, collect):
+        command.add_argument("--user", help="who runs it: recorded with every call and on the job, and, with "
+                             "sign-in on, whose role applies (default the OS user)")
         command.add_argument("--out", type=Path, help="write the proposals here, one JSON object per line")
         command.add_argument("--no-wait", action="store_true", help="batch: print the batch ids and return")
         command.add_argument("--poll-s", type=float, default=30.0, help="batch: seconds between status checks")
@@ -88,18 +89,28 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _auth_configured() -> bool:
-    """Whether sign-in is on: an [auth] section in .streamlit/secrets.toml (then roles apply to --user)."""
+    """Whether sign-in is on: an [auth] section in the app's secrets (then roles apply to --user).
+
+    The same files the app reads: STREAMLIT_SECRETS_FILES (comma-separated) when set, else
+    .streamlit/secrets.toml."""
+    import os
     import tomllib
+    from pathlib import Path
 
     from lib.core.settings import SECRETS_FILE
 
-    try:
-        with SECRETS_FILE.open("rb") as fh:
-            return "auth" in tomllib.load(fh)
-    except OSError:
-        return False
-    except tomllib.TOMLDecodeError:
-        return True  # fail closed: a broken file never means "everyone is an admin"
+    chosen = os.environ.get("STREAMLIT_SECRETS_FILES")
+    files = [Path(p.strip()) for p in chosen.split(",") if p.strip()] if chosen else [SECRETS_FILE]
+    for path in files:
+        try:
+            with path.open("rb") as fh:
+                if "auth" in tomllib.load(fh):
+                    return True
+        except OSError:
+            continue
+        except tomllib.TOMLDecodeError:
+            return True  # fail closed: a broken file never means "everyone is an admin"
+    return False
 
 
 def _enrich(args: argparse.Namespace, manager: JobManager, default_user: str, default_model: str) -> str | None:

@@ -601,7 +601,9 @@ class UsageQueries:
         """The filtered rows, every column, oldest first, as UTF-8 CSV with a header (via Arrow, not pandas)."""
         where, params = f.where()
         sql = f"SELECT * FROM usage_log WHERE {where} ORDER BY id"  # noqa: S608 - fixed SQL
-        table = self._cur().sql(sql, params=params).to_arrow_table()
+        cur = self._cur()
+        cur.complete()  # this thread's cursor may hold a half-read result (a fetchone elsewhere): the relation API refuses that
+        table = cur.sql(sql, params=params).to_arrow_table()
         out = pa.BufferOutputStream()
         pa_csv.write_csv(table, out)
         return out.getvalue().to_pybytes()

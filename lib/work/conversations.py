@@ -249,7 +249,7 @@ class ConversationStore:
                    ON CONFLICT (conversation_id, seq) DO UPDATE SET messages = excluded.messages,
                        details = excluded.details""",
                 [conv.id, turn.seq, _naive(turn.ts), turn.question, json.dumps(turn.messages), _details(turn)])
-        self.save(conv)
+            self.save(conv)  # this thread's cursor is the transaction's
 
     def list(self, user: str | None = None, limit: int = 50) -> pd.DataFrame:
         """Conversations, newest first: id, user, title, updated_at, turns."""

@@ -1,6 +1,6 @@
 """A throwaway Streamlit script: the sign-in gate Scribe's app.py will have, in miniature.
 
-Run by tests/browser/test_auth_probe.py against oidc-provider-mock, with a temporary secrets file
+Run by tests/app/test_auth_probe_apptest.py, with a temporary secrets file
 (STREAMLIT_SECRETS_FILES) and PYTHONPATH at the repo root. It uses lib.auth for everything that is
 not Streamlit: checking [auth], the provider buttons, the identity and its role.
 """

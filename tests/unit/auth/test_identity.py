@@ -20,7 +20,7 @@ from lib.core.errors import ScribeError
 
 RULES = RoleRules.parse(admin_emails="ana@acme.com", manager_emails="@leads.acme.com",
                         role_groups="scribe-managers=manager")
-# What st.user.to_dict() held for a sign-in through oidc-provider-mock (tests/browser/test_auth_probe.py)
+# What st.user.to_dict() held for a sign-in through oidc-provider-mock (tests/browser/test_sign_in_browser.py)
 SIGNED_IN = {"is_logged_in": True, "provider": "default", "iss": "http://localhost:5000", "sub": "rita",
              "aud": ["scribe-tests"], "email": "Rita.Rep@Acme.com", "name": "Rita Rep", "nonce": "n",
              "iat": 1, "exp": 2, "auth_time": 1, "at_hash": "h", "tokens": {}}

@@ -270,6 +270,13 @@ def test_export_is_the_filtered_rows(fixed):
     assert rows[0]["user"] == "lee" and rows[0]["cost_usd"] == "0.007300000" and rows[0]["call_id"] == "c"
 
 
+def test_export_after_a_half_read_result_on_the_same_thread(fixed):
+    """The Usage page reads its filter options (a fetchone) and then exports on the same thread's cursor."""
+    fixed.options("anthropic")
+    data = fixed.export_csv(UsageFilter.for_days(DAY, DAY, backend="anthropic")).decode()
+    assert len(list(csv.DictReader(io.StringIO(data)))) >= 1
+
+
 # -- the daily roll-ups answer exactly what the raw rows answer ----------------------------------------
 
 
