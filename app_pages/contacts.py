@@ -199,6 +199,77 @@ def import_section() -> None:
             st.success(f"Imported {len(result.created_contacts)} contact(s) in one change set.")
 
 
+def hubspot_section() -> None:
+    """HubSpot as the system of record: the mirror's last sync, and Scribe's stages -> the portal's stages."""
+    hub = resources.services().hubspot
+    if hub is None:
+        return
+    with st.expander("HubSpot: sync and deal stage mapping"):
+        synced = hub.last_sync
+        st.caption(f"HubSpot at {safe_inline(hub.hs.base_url)}; the mirror syncs what changed before a review"
+                   + (f" (last sync: {synced.calls} request(s))" if synced else "") + ".")
+        if st.button("Sync now", key="hubspot_sync"):
+            settle(lambda: hub.sync(), "Synced with HubSpot.")
+        try:
+            pipeline_id, mapping = hub.stage_mapping()
+            pipes = hub.pipelines()
+        except ScribeError as err:
+            ui.show_error(err)
+            return
+        may_edit = can(ui.identity(), Permission.CHANGE_SETTINGS)
+        labels = {p.id: p.label for p in pipes}
+        chosen = st.selectbox("Pipeline", list(labels), index=list(labels).index(pipeline_id) if pipeline_id in labels
+                              else 0, format_func=lambda pid: labels[pid], disabled=not may_edit, key="hubspot_pipeline")
+        pipe = next(p for p in pipes if p.id == chosen)
+        stage_ids = [None] + [s.id for s in pipe.stages]
+        stage_labels = {s.id: s.label for s in pipe.stages} | {None: "(not mapped)"}
+        picked = {}
+        for stage in STAGES:
+            current = mapping.get(stage) if chosen == pipeline_id else None
+            picked[stage] = st.selectbox(f"Scribe's {stage}", stage_ids,
+                                         index=stage_ids.index(current) if current in stage_ids else 0,
+                                         format_func=lambda sid: stage_labels[sid], disabled=not may_edit,
+                                         key=f"hubspot_stage_{chosen}_{stage}")
+        catalogue_check(hub)
+        if not may_edit:
+            st.caption("Only an admin can change the mapping.")
+        elif st.button("Save the stage mapping", key="hubspot_save_mapping"):
+            settle(lambda: resources.services().set_stage_mapping(ui.identity(), chosen, picked),
+                   "The stage mapping is saved.")
+
+
+def catalogue_check(hub) -> None:
+    """The field catalogue's HubSpot targets against the portal's writable properties (to pick from)."""
+    catalogue = resources.services().catalogue
+    try:
+        portal = {kind: {p.name: p for p in hub.portal_properties(kind)} for kind in ("contacts", "deals")}
+    except ScribeError as err:
+        ui.show_error(err)
+        return
+    if catalogue:
+        st.markdown("**Your own fields → HubSpot properties**")
+        st.dataframe(pd.DataFrame([{
+            "field": f.label, "record": f.entity, "HubSpot property": f.hubspot_property or "(kept in Scribe only)",
+            "in the portal": "—" if not f.hubspot_property
+            else ("yes" if f.hubspot_property in portal[f.entity + "s"] else "missing: create it in HubSpot")}
+            for f in catalogue.fields]), hide_index=True)
+    with st.popover("The portal's writable contact and deal properties"):
+        st.dataframe(pd.DataFrame([{"object": kind, "property": p.name, "label": p.label, "type": p.type,
+                                    "options": ", ".join(v for v, _ in p.options)}
+                                   for kind, props in portal.items() for p in props.values()]), hide_index=True)
+
+
+def settle(action, done: str) -> None:
+    """A HubSpot setting or sync: done, or its error shown (what to fix)."""
+    try:
+        action()
+    except ScribeError as err:
+        ui.show_error(err)
+        return
+    st.session_state.contacts_flash = done
+    st.rerun()
+
+
 if flash := st.session_state.pop("contacts_flash", None):
     st.success(flash)
 chosen = pick_contact()
@@ -206,6 +277,7 @@ if chosen is not None:
     show_contact(chosen)
     show_timeline(chosen)
 import_section()
+hubspot_section()
 st.markdown("#### Pipeline by stage")
 st.plotly_chart(charts.pipeline_chart(ui.records_frame(crm.pipeline_by_stage(), ["stage", "deals", "amount"])),
                 config={"displaylogo": False})

@@ -32,14 +32,18 @@ def run_extraction(model: str) -> None:
         st.error("There is no note to read.  \nPaste a note (separate several with a line of ---) or upload a file.")
         return
     board = st.empty()
-    for states in extract_many.iter_states(resources.services().gateway, notes, user=ui.current_user(), model=model):
+    for states in extract_many.iter_states(resources.services().gateway, notes, user=ui.current_user(), model=model,
+                                             catalogue=resources.services().catalogue):
         with board.container():
             show_note_states(states)
     board.empty()  # what stays is the review and, above it, the notes that failed
     st.session_state.extract_failed = [s for s in states if s.error is not None]
     runs = [s.run for s in states if s.run is not None]
     if runs:
-        start_review(runs)
+        try:
+            start_review(runs)  # with HubSpot, the mirror syncs here: its errors say what to fix
+        except ScribeError as err:
+            ui.show_error(err)
 
 
 def show_failed_notes() -> None:
@@ -66,7 +70,7 @@ def show_note_states(states: list[extract_many.NoteState]) -> None:
 
 
 def start_review(runs: list[extraction.NoteExtraction]) -> None:
-    st.session_state.extract_review = review.build_review(runs, crm)
+    st.session_state.extract_review = review.build_review(runs, crm, resources.services().catalogue)
     review.refresh_checks(st.session_state.extract_review)
     st.session_state.extract_grid = st.session_state.get("extract_grid", 0) + 1
     st.session_state.pop("extract_saved", None)
@@ -82,7 +86,7 @@ def show_review(current: review.Review) -> None:
     ui.sandbox_label()
     key = f"review_grid_{st.session_state.extract_grid}"
     st.data_editor(current.frame, key=key, hide_index=True, num_rows="fixed",
-                   column_config=ui.review_column_config(current.contact_options),
+                   column_config=ui.review_column_config(current.contact_options, current.catalogue),
                    disabled=ui.READ_ONLY_REVIEW_COLUMNS + [c for c in current.frame if c.endswith("_crm")],
                    on_change=on_grid_change, args=(key,))
     for meta, (_, row) in zip(current.meta, current.frame.iterrows(), strict=True):
@@ -92,7 +96,7 @@ def show_review(current: review.Review) -> None:
                 st.warning("Some of this reads like an instruction to the model, not a fact about the customer "
                            f"({', '.join(flagged)}): it was not pre-accepted. Check it against the note.")
             for item in meta.person.evidence:
-                st.markdown(f"**{review.FIELD_LABELS[item.field.value]}**: “{safe_inline(item.quote)}”")
+                st.markdown(f"**{safe_inline(current.label(item.field.value))}**: “{safe_inline(item.quote)}”")
             st.caption(f"Match candidates: {safe_inline(', '.join(meta.options) or 'none')}")
     for run in current.notes.values():
         st.caption(ui.usage_line(run.result))
@@ -119,7 +123,8 @@ def show_conflicts(result) -> None:
     """Values changed in the CRM after the review was built: not overwritten; the rep sees both and chooses."""
     st.warning(f"{len(result.conflicts)} field(s) changed in the CRM after you reviewed them, so they were left "
                "as they are now. Choose for each:")
-    st.dataframe([{"contact": c.contact_id, "field": review.FIELD_LABELS.get(c.field, c.field), "you saw": c.seen,
+    label = st.session_state.extract_review.label if "extract_review" in st.session_state else str
+    st.dataframe([{"contact": c.contact_id, "field": label(c.field), "you saw": c.seen,
                    "now in the CRM": c.current, "proposed": c.proposed} for c in result.conflicts], hide_index=True)
     if st.button("Write the proposed values over the current ones", key="extract_conflicts_overwrite"):
         request = review.conflict_request(result.conflicts, ui.current_user(), result.change_set_id)

@@ -111,6 +111,43 @@ def match_p50(records: dict, sample: int, rng: random.Random) -> tuple[float, in
     return statistics.median(times), len(rows)
 
 
+def store_sync(server: HubSpotTestServer, hs, clock: VirtualClock, ids: dict, args, rng: random.Random) -> None:
+    """The same through Scribe's store (lib.crm.hubspot.store.HubSpotCrm): the mirror written into DuckDB,
+    then an incremental sync, then matching on the store's contacts as the review does it."""
+    import tempfile
+
+    from lib.crm.hubspot.store import HubSpotCrm
+    from lib.crm.matching import ContactIndex, contacts_frame
+    from lib.services import open_database
+
+    with tempfile.TemporaryDirectory() as tmp:
+        crm = HubSpotCrm(open_database(Path(tmp) / "bench.duckdb"), hs)
+        for label in ("store: initial sync into DuckDB", f"store: incremental sync of {args.changes} changes"):
+            before, wall = server.stats.requests, time.perf_counter()
+            result = crm.sync()
+            wall = time.perf_counter() - wall
+            print(f"{label}: {result.count():,} records, {server.stats.requests - before} requests, wall {wall:.1f} s")
+            clock.advance(3600)
+            change(server, ids, args.changes, rng)
+        started = time.perf_counter()
+        crm.refresh(max_age_s=0)  # what a review does when the mirror is older than its interval
+        refresh_s = time.perf_counter() - started
+        started = time.perf_counter()
+        index = ContactIndex(contacts_frame(crm.contacts()))
+        build_s = time.perf_counter() - started
+        sample = rng.sample(crm.contacts(), min(args.matches, len(crm.contacts())))
+        times = []
+        for contact in sample:
+            started = time.perf_counter()
+            index.match({"name": contact.name, "company": contact.company})
+            times.append((time.perf_counter() - started) * 1000)
+        counts = crm.db.cursor().execute("SELECT (SELECT count(*) FROM contacts), (SELECT count(*) FROM companies), "
+                                         "(SELECT count(*) FROM deals)").fetchone()
+        print(f"store: mirror holds {counts[0]:,} contacts, {counts[1]:,} companies, {counts[2]:,} deals; "
+              f"refresh before a review {refresh_s * 1000:.0f} ms; index build {build_s * 1000:.0f} ms; "
+              f"match p50 {statistics.median(times):.2f} ms over {len(times)} lookups")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--contacts", type=int, default=10_000)
@@ -172,6 +209,7 @@ def main() -> None:
             p50, n = matched
             print(f"match time on the mirrored {len(full.records['contacts']):,} contacts: p50 {p50:.2f} ms "
                   f"over {n} lookups (name + company)")
+        store_sync(server, hs, clock, ids, args, rng)
         print(f"daily budget used: {server.stats.requests:,} of {daily:,} requests "
               f"({server.stats.requests / daily:.3%})")
     finally:

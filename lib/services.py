@@ -39,6 +39,8 @@ if TYPE_CHECKING:  # imported for real only when used: the CLI must not pay for 
     from lib.bulk.manager import JobManager
     from lib.claude.backend import Backend
     from lib.claude.gateway import ConfiguredLimit, Gateway
+    from lib.crm.fields import FieldCatalogue
+    from lib.crm.hubspot.store import HubSpotCrm
     from lib.crm.records import SaveRequest, SaveResult
     from lib.crm.store import CrmStore
     from lib.usage.budgets import Budget, BudgetGuard, BudgetStatus, BudgetStore
@@ -51,6 +53,25 @@ MIGRATIONS: list[Migration] = (
     usage_migrations.MIGRATIONS + crm_migrations.MIGRATIONS + work_migrations.MIGRATIONS
     + bulk_migrations.MIGRATIONS
 )
+
+
+def _empty_catalogue() -> FieldCatalogue:
+    from lib.crm.fields import EMPTY
+
+    return EMPTY
+
+
+def build_crm(settings: Settings, db: Database, catalogue: FieldCatalogue) -> CrmStore:
+    """HubSpot (through the official client) when HUBSPOT_ACCESS_TOKEN is set, else the built-in CRM."""
+    if settings.hubspot_access_token is None:
+        from lib.crm.builtin import BuiltinCrm
+
+        return BuiltinCrm(db, catalogue)
+    from lib.crm.hubspot import connect
+    from lib.crm.hubspot.store import HubSpotCrm
+
+    hs = connect(settings.hubspot_access_token.get_secret_value(), settings.hubspot_base_url)
+    return HubSpotCrm(db, hs, catalogue)
 
 
 def open_database(path: Path | str) -> Database:
@@ -82,6 +103,7 @@ class Services:
     outcomes: OutcomeLog
     conversations: ConversationStore
     rules: RoleRules = field(default_factory=RoleRules)
+    catalogue: FieldCatalogue = field(default_factory=lambda: _empty_catalogue())
     _jobs: JobManager | None = field(default=None, repr=False)
     _jobs_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -121,6 +143,20 @@ class Services:
         if change is not None:
             require_owner_or(identity, change.approved_by, Permission.REVERT_ANY_CHANGE, what="change")
         return saving.revert_change(self.crm, self.outcomes, history_id, identity.user)
+
+    @property
+    def hubspot(self) -> HubSpotCrm | None:
+        """The HubSpot-backed store when HubSpot is the system of record (its pipeline mapping, sync)."""
+        from lib.crm.hubspot.store import HubSpotCrm
+
+        return self.crm if isinstance(self.crm, HubSpotCrm) else None
+
+    def set_stage_mapping(self, identity: Identity, pipeline_id: str, mapping: dict[str, str | None]) -> None:
+        """HubSpot: which pipeline Scribe writes deals to, and its stage for each of Scribe's (CHANGE_SETTINGS)."""
+        require(identity, Permission.CHANGE_SETTINGS)
+        if self.hubspot is None:
+            raise Forbidden("The stage mapping is a HubSpot setting; HubSpot is not configured.")
+        self.hubspot.set_stage_mapping(pipeline_id, mapping)
 
     def import_contacts(self, rows: list[dict], identity: Identity) -> SaveResult:
         require(identity, Permission.IMPORT_CONTACTS)
@@ -278,7 +314,7 @@ def build(settings: Settings | None = None, *, db: Database | None = None, backe
     keeps one database per file and one sandbox per process, whatever settings change)."""
     from lib.claude.backend import resolve_backend
     from lib.claude.gateway import Gateway
-    from lib.crm.builtin import BuiltinCrm
+    from lib.crm.fields import load_catalogue
     from lib.usage.budgets import BudgetGuard
     from lib.usage.log import UsageLog
     from lib.usage.outcomes import OutcomeLog
@@ -295,12 +331,14 @@ def build(settings: Settings | None = None, *, db: Database | None = None, backe
     gateway = Gateway(usage_log, api_key=backend.api_key, base_url=backend.base_url, backend=backend.kind,
                       max_retries=settings.scribe_max_retries, timeout_s=settings.scribe_timeout_s,
                       budget_check=guard)
-    crm = BuiltinCrm(db)
+    catalogue = load_catalogue(settings.scribe_field_catalogue)
+    crm = build_crm(settings, db, catalogue)
     if seed:
         crm.seed_if_empty()
     return Services(settings=settings, db=db, backend=backend, gateway=gateway, usage_log=usage_log,
                     usage=UsageQueries(db), budgets=guard.store, budget_guard=guard, crm=crm, outcomes=OutcomeLog(db),
-                    conversations=ConversationStore(db), rules=rules)
+                    conversations=ConversationStore(db), rules=rules,
+                    catalogue=catalogue)
 
 
 def role_rules(settings: Settings) -> RoleRules:

@@ -24,8 +24,9 @@ def settings() -> Settings:
 
 def _fingerprint(s: Settings) -> str:
     """Every setting, secrets as a hash: the cache key of the Services built from them."""
-    secrets = [v.get_secret_value() if v else "" for v in (s.anthropic_api_key, s.anthropic_admin_key)]
-    plain = s.model_dump_json(exclude={"anthropic_api_key", "anthropic_admin_key"})
+    secrets = [v.get_secret_value() if v else "" for v in (s.anthropic_api_key, s.anthropic_admin_key,
+                                                                 s.hubspot_access_token)]
+    plain = s.model_dump_json(exclude={"anthropic_api_key", "anthropic_admin_key", "hubspot_access_token"})
     return hashlib.sha256("\x00".join([*secrets, plain]).encode()).hexdigest()[:16]
 
 

@@ -153,7 +153,7 @@ def model_picker(feature: str, label: str = "Model") -> str:
 EMAIL_PATTERN = r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
-def review_column_config(contact_options: list[str]) -> dict:
+def review_column_config(contact_options: list[str], catalogue=None) -> dict:
     """Column setup of the review grid: CRM values read-only beside editable proposals."""
     from lib.crm.records import STAGES
     from lib.work.review import FIELD_LABELS
@@ -183,7 +183,24 @@ def review_column_config(contact_options: list[str]) -> dict:
         else:
             config[name] = cc.TextColumn(label, validate=EMAIL_PATTERN if name == "email" else None)
             config[f"{name}_crm"] = cc.TextColumn(crm_label)
+    for f in (catalogue.fields if catalogue else ()):  # the team's own fields (lib/crm/fields.py)
+        config[f"{f.key}_crm"] = cc.TextColumn(f"{f.label} · CRM")
+        config[f.key] = _custom_column(cc, f)
     return config
+
+
+def _custom_column(cc, f):
+    """The grid column of one catalogue field, by its type."""
+    hint = f.description or None
+    if f.type == "enumeration":
+        return cc.SelectboxColumn(f.label, options=list(f.options), help=hint)
+    if f.type == "number":
+        return cc.NumberColumn(f.label, help=hint)
+    if f.type == "date":
+        return cc.DateColumn(f.label, format="YYYY-MM-DD", help=hint)
+    if f.type == "boolean":
+        return cc.CheckboxColumn(f.label, help=hint)
+    return cc.TextColumn(f.label, help=hint)
 
 
 READ_ONLY_REVIEW_COLUMNS = ["match", "confidence", "locked", "check"]

@@ -47,6 +47,9 @@ class Settings(BaseModel):
     scribe_bulk_concurrency: int = Field(8, ge=1, le=64, description="Bulk live runner: most requests in flight")
     scribe_sandbox_ttft_ms: float | None = Field(None, ge=0, description="Sandbox time to first token")
     scribe_sandbox_tokens_per_s: float | None = Field(None, gt=0, description="Sandbox output speed")
+    hubspot_access_token: SecretStr | None = Field(None, description="HubSpot private-app token; none = built-in CRM")
+    hubspot_base_url: str = Field("https://api.hubapi.com", description="HubSpot API base URL (proxy, test server)")
+    scribe_field_catalogue: Path | None = Field(None, description="The team's own fields (TOML); none = config/fields.toml")
 
     def model_for(self, feature: str) -> str:
         """The configured model id for a feature (batch work uses the extraction model)."""
@@ -57,6 +60,11 @@ class Settings(BaseModel):
     def uses_sandbox(self) -> bool:
         """No key means the app runs on the in-process sandbox."""
         return self.anthropic_api_key is None
+
+    @property
+    def uses_hubspot(self) -> bool:
+        """A HubSpot token makes HubSpot the system of record; else the built-in CRM."""
+        return self.hubspot_access_token is not None
 
 
 def read_secrets_file(path: Path = SECRETS_FILE) -> dict[str, Any]:

@@ -22,6 +22,7 @@ import pandas as pd
 
 from lib.core.db import Database
 from lib.core.errors import InvalidRecord
+from lib.crm.fields import EMPTY, PREFIX, FieldCatalogue
 from lib.crm.records import (
     STAGES,
     Change,
@@ -62,8 +63,9 @@ _ANY = object()  # edit_by_hand without an expected value
 class BuiltinCrm:
     """All reads and writes of the CRM tables of one Database."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, catalogue: FieldCatalogue | None = None):
         self.db = db
+        self.catalogue = catalogue or EMPTY  # the team's own fields (lib/crm/fields.py)
 
     # -- seed ------------------------------------------------------------------------------------
 
@@ -227,7 +229,7 @@ class BuiltinCrm:
         if existing:
             return SaveResult(change_set_id=existing[0], already_saved=True)
         for number, row in enumerate(request.rows, start=1):
-            problems = validate_values(row.values)
+            problems = validate_values(row.values) + self.catalogue.problems(row.values)
             if problems:
                 raise InvalidRecord(f"Row {number}: " + "; ".join(problems), "Fix the row, then save again.")
         result = SaveResult(change_set_id=uuid.uuid4().hex)
@@ -261,6 +263,7 @@ class BuiltinCrm:
                 return
             result.updated_contacts.append(contact_id)
         self._update_deal(tx, writer, contact_id, company_id, values, row, result)
+        self._save_custom(tx, writer, contact_id, company_id, values, row, result)
         if row.note and tx.execute(  # the same note logged on the same contact once, however often it is saved
                 "SELECT 1 FROM interactions WHERE contact_id = ? AND note = ? AND NOT archived",
                 [contact_id, row.note]).fetchone() is None:
@@ -391,6 +394,49 @@ class BuiltinCrm:
             tx.execute(f"UPDATE deals SET {column} = ? WHERE id = ?", [wanted[column], deal[0]])  # noqa: S608
             self._record_value(writer, row, "deal", deal[0], column, old, wanted[column], source)
 
+    # -- the team's own fields ------------------------------------------------------------------------
+
+    def refresh(self, max_age_s: float | None = None) -> None:
+        """Nothing to do: the built-in CRM is its own system of record (HubSpotCrm syncs its mirror here)."""
+
+    def custom_values(self, entity: str, entity_id: int) -> dict[str, str | None]:
+        """The catalogue fields' values of one contact or deal, by key."""
+        rows = self.db.cursor().execute("SELECT key, value FROM custom_values WHERE entity = ? AND entity_id = ?",
+                                        [entity, entity_id]).fetchall()
+        return dict(rows)
+
+    def _save_custom(self, tx, writer: _ChangeWriter, contact_id: int, company_id: int | None,
+                     values: dict[str, Any], row: ProposedRow, result: SaveResult) -> None:
+        """Catalogue fields of a row: kept in custom_values, each change in field_history as custom.<key>;
+        a value changed since the rep saw it is a conflict, left alone, as for the built-in fields."""
+        for definition in self.catalogue.fields:
+            if definition.key not in values:
+                continue
+            entity_id = contact_id if definition.entity == "contact" else self._open_deal(tx, writer, contact_id, company_id)
+            new = _text(values[definition.key])
+            found = tx.execute("SELECT value FROM custom_values WHERE entity = ? AND entity_id = ? AND key = ?",
+                               [definition.entity, entity_id, definition.key]).fetchone()
+            old = found[0] if found else None
+            if old == new or self._stale(tx, row, definition.key, old, contact_id, result):
+                continue
+            _set_custom(tx, definition.entity, entity_id, definition.key, new)
+            self._record_value(writer, row, definition.entity, entity_id, definition.history_field, old, new,
+                               definition.key)
+
+    def _open_deal(self, tx, writer: _ChangeWriter, contact_id: int, company_id: int | None) -> int:
+        """The contact's latest open deal (created, and recorded, when it has none)."""
+        found = tx.execute("""SELECT id FROM deals WHERE contact_id = ? AND NOT archived
+                              AND stage NOT IN ('closed_won', 'closed_lost') ORDER BY id DESC LIMIT 1""",
+                           [contact_id]).fetchone()
+        if found:
+            return found[0]
+        name = tx.execute("SELECT coalesce(co.name, c.name) FROM contacts c LEFT JOIN companies co "
+                          "ON co.id = c.company_id WHERE c.id = ?", [contact_id]).fetchone()[0]
+        deal_id = tx.execute("INSERT INTO deals (company_id, contact_id, name, stage) VALUES (?, ?, ?, 'lead') "
+                             "RETURNING id", [company_id, contact_id, f"{name} – new opportunity"]).fetchone()[0]
+        writer.record("deal", deal_id, CREATED, None, f"{name} – new opportunity", None)
+        return deal_id
+
     def import_contacts(self, rows: list[dict[str, Any]], user: str) -> SaveResult:
         """Create the given contacts (and their companies) in one transaction, with history."""
         result = SaveResult(change_set_id=uuid.uuid4().hex)
@@ -506,6 +552,9 @@ class BuiltinCrm:
         return {(e, int(i)) for e, i in rows}
 
     def _revert_one(self, tx, writer: _ChangeWriter, row: Any, result: SaveResult) -> None:
+        if row.field.startswith(PREFIX) and row.entity in ("contact", "deal"):
+            self._revert_custom(tx, writer, row, result)
+            return
         table = _TABLES[row.entity]
         if row.field not in _REVERTIBLE[row.entity] | {CREATED}:  # identifiers in SQL come from this list only
             result.skipped.append(f"{row.entity} {row.entity_id}: {row.field} cannot be reverted")
@@ -522,6 +571,23 @@ class BuiltinCrm:
             return
         tx.execute(f"UPDATE {table} SET {row.field} = ? WHERE id = ?", [row.old_value, row.entity_id])  # noqa: S608
         writer.record(row.entity, row.entity_id, row.field, current[0], row.old_value, None, row.id)
+
+    def _revert_custom(self, tx, writer: _ChangeWriter, row: Any, result: SaveResult) -> None:
+        key = row.field[len(PREFIX):]
+        current = tx.execute("SELECT value FROM custom_values WHERE entity = ? AND entity_id = ? AND key = ?",
+                             [row.entity, row.entity_id, key]).fetchone()
+        now = current[0] if current else None
+        if now != _text(row.new_value):
+            result.skipped.append(f"{row.entity} {row.entity_id}: {key} changed since ({now} ≠ {row.new_value}); "
+                                  "left as is")
+            return
+        _set_custom(tx, row.entity, row.entity_id, key, row.old_value)
+        writer.record(row.entity, row.entity_id, row.field, now, row.old_value, None, row.id)
+
+
+def _set_custom(tx, entity: str, entity_id: int, key: str, value: str | None) -> None:
+    tx.execute("INSERT OR REPLACE INTO custom_values (entity, entity_id, key, value) VALUES (?, ?, ?, ?)",
+               [entity, int(entity_id), key, value])
 
 
 @dataclass

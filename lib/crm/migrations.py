@@ -55,6 +55,32 @@ CRM = [
         );
         """,
     ),
+    (
+        "crm_002_custom_values_and_hubspot",
+        """
+        -- the team's own fields (lib/crm/fields.py) on the built-in CRM, and their mirror from HubSpot
+        CREATE TABLE custom_values (
+            entity VARCHAR NOT NULL,        -- contact | deal
+            entity_id BIGINT NOT NULL, key VARCHAR NOT NULL, value VARCHAR,
+            PRIMARY KEY (entity, entity_id, key)
+        );
+        -- HubSpot as the system of record: which local (mirror) row is which HubSpot record
+        CREATE TABLE hubspot_ids (
+            kind VARCHAR NOT NULL,          -- contact | company | deal | interaction (a note)
+            hs_id VARCHAR NOT NULL, local_id BIGINT NOT NULL,
+            PRIMARY KEY (kind, hs_id)
+        );
+        CREATE UNIQUE INDEX hubspot_ids_local ON hubspot_ids (kind, local_id);
+        -- the sync cursor, the pipeline and its stage mapping: small JSON values by name
+        CREATE TABLE hubspot_state (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL, ts TIMESTAMP NOT NULL);
+        -- what a save did in HubSpot, step by step, so a retried save creates nothing twice
+        CREATE TABLE hubspot_writes (
+            review_key VARCHAR NOT NULL, step VARCHAR NOT NULL,   -- e.g. row1:contact, row1:note
+            hs_id VARCHAR NOT NULL, created BOOLEAN NOT NULL, ts TIMESTAMP NOT NULL,
+            PRIMARY KEY (review_key, step)
+        );
+        """,
+    ),
 ]
 
 

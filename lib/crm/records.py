@@ -68,6 +68,7 @@ class SaveRequest(BaseModel):
     review_key: str
     user: str
     rows: list[ProposedRow]
+    built_at: datetime | None = Field(None, description="When the review read the CRM's current values (UTC)")
 
 
 # -- what a CRM store returns: plain values, whatever the store (built-in, HubSpot, Postgres) ----------

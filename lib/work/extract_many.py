@@ -19,6 +19,7 @@ from enum import StrEnum
 
 from lib.claude.gateway import Gateway
 from lib.core.errors import ScribeError
+from lib.crm.fields import EMPTY, FieldCatalogue
 from lib.work.extraction import NoteExtraction, extract_note
 
 DEFAULT_CONCURRENCY = 4
@@ -54,7 +55,8 @@ def preview_of(note: str, width: int = 60) -> str:
 
 
 def iter_states(gateway: Gateway, notes: list[str], *, user: str, model: str, today: date | None = None,
-                concurrency: int = DEFAULT_CONCURRENCY) -> Iterator[list[NoteState]]:
+                catalogue: FieldCatalogue = EMPTY, concurrency: int = DEFAULT_CONCURRENCY
+                ) -> Iterator[list[NoteState]]:
     """Yield every note's state, first all waiting, then again after each change, until all are finished.
 
     A note that fails (a bad note, a reply invalid twice, an API error) is reported with its error and
@@ -67,7 +69,7 @@ def iter_states(gateway: Gateway, notes: list[str], *, user: str, model: str, to
     def read(i: int, note: str) -> None:
         events.put((i, NoteStatus.READING, None))
         try:
-            run = extract_note(gateway, note, user=user, model=model, today=today)
+            run = extract_note(gateway, note, user=user, model=model, today=today, catalogue=catalogue)
         except ScribeError as err:
             events.put((i, NoteStatus.FAILED, err))
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, raised there

@@ -13,7 +13,8 @@ from lib.claude import prompts
 from lib.claude.gateway import CallResult, Gateway
 from lib.core.errors import InputRejected, ReplyInvalid
 from lib.core.text import clean_note
-from lib.work.schemas import ExtractedPerson, Extraction
+from lib.crm.fields import EMPTY, FieldCatalogue
+from lib.work.schemas import ExtractedPerson, extraction_model
 
 MAX_TOKENS = 4000
 _DATE_HEADER = re.compile(r"^\s*date\s*:\s*(\d{4}-\d{2}-\d{2})", re.IGNORECASE | re.MULTILINE)
@@ -82,16 +83,17 @@ def notes_from_file(name: str, text: str) -> list[str]:
     return [r[columns["note"]].strip() for r in rows if (r.get(columns["note"]) or "").strip()]
 
 
-def extract_note(gateway: Gateway, note: str, *, user: str, model: str, today: date | None = None
-                 ) -> NoteExtraction:
+def extract_note(gateway: Gateway, note: str, *, user: str, model: str, today: date | None = None,
+                 catalogue: FieldCatalogue = EMPTY) -> NoteExtraction:
     """Extract everyone a note mentions. A reply that fails validation is retried once.
 
+    `catalogue` adds the team's own fields to the schema (lib.work.schemas.extraction_model).
     Raises InputRejected for a bad note (nothing is sent) and ReplyInvalid, with the raw text of
     the second reply, when both replies fail validation. Nothing is ever saved here.
     """
     note = clean_note(note)
     when = note_date_of(note) or today or date.today()  # noqa: DTZ011 - the rep's calendar day
-    request = dict(feature="extract", user=user, model=model, max_tokens=MAX_TOKENS, output_format=Extraction,
+    request = dict(feature="extract", user=user, model=model, max_tokens=MAX_TOKENS, output_format=extraction_model(catalogue),
                    system=prompts.extract_system(when.isoformat()), messages=prompts.note_message(note))
     attempts = 1
     try:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
 
 from lib.core.text import looks_like_email, reads_like_instruction
+from lib.crm.fields import EMPTY, FieldCatalogue
 from lib.crm.matching import ContactIndex, Match, contacts_frame, normalize_company
 from lib.crm.records import ALL_FIELDS, STAGES, Conflict, ProposedRow, SaveRequest
 from lib.crm.store import CrmStore
@@ -53,6 +54,17 @@ class Review:
     meta: list[RowMeta]
     notes: dict[str, NoteExtraction]
     key: str = field(default_factory=lambda: uuid.uuid4().hex)
+    catalogue: FieldCatalogue = EMPTY  # the team's own fields, shown after the built-in ones
+    built_at: datetime = field(default_factory=lambda: datetime.now(UTC))  # when the CRM values were read
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Every reviewed field: the built-in ones, then the catalogue's."""
+        return ALL_FIELDS + tuple(self.catalogue.keys)
+
+    def label(self, name: str) -> str:
+        found = self.catalogue.get(name)
+        return found.label if found else FIELD_LABELS.get(name, name)
 
     @property
     def contact_options(self) -> list[str]:
@@ -72,10 +84,11 @@ def contact_id_of(label: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def current_values(crm: CrmStore, contact_id: int | None) -> tuple[dict[str, Any], set[str]]:
+def current_values(crm: CrmStore, contact_id: int | None, catalogue: FieldCatalogue = EMPTY
+                   ) -> tuple[dict[str, Any], set[str]]:
     """The CRM's values of every reviewed field for a contact, and the fields locked by hand edits."""
     if contact_id is None:
-        return dict.fromkeys(ALL_FIELDS), set()
+        return dict.fromkeys(ALL_FIELDS + tuple(catalogue.keys)), set()
     contact = crm.get_contact(contact_id)
     deal = crm.deal_for_contact(contact_id)
     values = dict.fromkeys(ALL_FIELDS)
@@ -89,11 +102,22 @@ def current_values(crm: CrmStore, contact_id: int | None) -> tuple[dict[str, Any
     if deal is not None:
         locked |= {"deal_stage" if f == "stage" else f for f in crm.locked_fields("deal", deal.id)}
     locked = {"company" if f == "company_id" else f for f in locked}
+    if catalogue:
+        values |= _custom_current(crm, catalogue, contact_id, deal.id if deal is not None else None)
     return values, locked
 
 
-def build_review(extractions: list[NoteExtraction], crm: CrmStore) -> Review:
+def _custom_current(crm: CrmStore, catalogue: FieldCatalogue, contact_id: int, deal_id: int | None) -> dict[str, Any]:
+    """The catalogue fields' current values: on the contact, or on its deal."""
+    held = {"contact": crm.custom_values("contact", contact_id),
+            "deal": crm.custom_values("deal", deal_id) if deal_id is not None else {}}
+    return {f.key: held[f.entity].get(f.key) for f in catalogue.fields}
+
+
+def build_review(extractions: list[NoteExtraction], crm: CrmStore, catalogue: FieldCatalogue = EMPTY) -> Review:
     """One row per person found, matched to the CRM, with the current values beside the proposed."""
+    built_at = datetime.now(UTC)
+    crm.refresh(max_age_s=0)  # a store mirroring another CRM (HubSpot) syncs now: "current" is its value now
     contacts = crm.contacts()
     index = ContactIndex(contacts_frame(contacts))
     names = {c.id: c for c in contacts}
@@ -105,19 +129,20 @@ def build_review(extractions: list[NoteExtraction], crm: CrmStore) -> Review:
             options = [contact_label(c.id, names[c.id].name, names[c.id].company)
                        for c in match.candidates if c.id in names]
             chosen = _initial_choice(match, options)
-            current, locked = current_values(crm, contact_id_of(chosen))
-            rows.append(_row(person, match, chosen, current, locked))
+            current, locked = current_values(crm, contact_id_of(chosen), catalogue)
+            rows.append(_row(person, match, chosen, current, locked, catalogue))
             meta.append(RowMeta(note_key=extraction.key, person=person, match=match, options=options,
                                 call_id=extraction.result.call_id, request_id=extraction.result.request_id))
-    frame = pd.DataFrame(rows, columns=grid_columns())
-    built = Review(frame=frame, meta=meta, notes={e.key: e for e in extractions})
+    frame = pd.DataFrame(rows, columns=grid_columns(catalogue.keys))
+    built = Review(frame=frame, meta=meta, notes={e.key: e for e in extractions}, catalogue=catalogue,
+                   built_at=built_at)
     refresh_checks(built)
     return built
 
 
-def grid_columns() -> list[str]:
+def grid_columns(extra: list[str] | tuple[str, ...] = ()) -> list[str]:
     columns = ["accept", "contact", "match", "confidence"]
-    for name in ALL_FIELDS:
+    for name in ALL_FIELDS + tuple(extra):
         columns += [f"{name}_crm", name]
     return columns + ["locked", "unlock", "check"]
 
@@ -128,25 +153,25 @@ def _initial_choice(match: Match, options: list[str]) -> str:
     return CREATE_NEW if match.status == "new" else CHOOSE
 
 
-def _proposed(person: ExtractedPerson) -> dict[str, Any]:
-    """What Claude proposed for each field."""
+def _proposed(person: ExtractedPerson, catalogue: FieldCatalogue = EMPTY) -> dict[str, Any]:
+    """What Claude proposed for each field (the built-in ones, then the catalogue's)."""
     return {
         "name": person.name, "email": person.email, "company": person.company, "title": person.title,
         "phone": person.phone, "deal_stage": person.deal_stage.value if person.deal_stage else None,
         "next_step": person.next_step, "next_step_date": person.next_step_date, "amount": person.amount,
-    }
+    } | {key: getattr(person, key, None) for key in catalogue.keys}
 
 
-def _row(person: ExtractedPerson, match: Match, chosen: str, current: dict[str, Any], locked: set[str]
-         ) -> dict[str, Any]:
-    proposed = _proposed(person)
+def _row(person: ExtractedPerson, match: Match, chosen: str, current: dict[str, Any], locked: set[str],
+         catalogue: FieldCatalogue = EMPTY) -> dict[str, Any]:
+    proposed = _proposed(person, catalogue)
     row: dict[str, Any] = {
         "accept": preaccepted(person, match, chosen, current),
         "contact": chosen,
         "match": f"{match.status}: " + "; ".join(match.reasons) if match.reasons else match.status,
         "confidence": round(person.confidence, 2),
     }
-    for name in ALL_FIELDS:
+    for name in ALL_FIELDS + tuple(catalogue.keys):
         row[f"{name}_crm"] = current.get(name)
         row[name] = proposed[name]
     row["locked"] = ", ".join(sorted(locked & _changing(proposed, current)))
@@ -172,7 +197,7 @@ def preaccepted(person: ExtractedPerson, match: Match, chosen: str, current: dic
 
 
 def _changing(proposed: dict[str, Any], current: dict[str, Any]) -> set[str]:
-    return {f for f in ALL_FIELDS if _filled(proposed.get(f)) and not _same(f, proposed[f], current.get(f))}
+    return {f for f in proposed if _filled(proposed.get(f)) and not _same(f, proposed[f], current.get(f))}
 
 
 def _same(name: str, proposed: Any, current: Any) -> bool:
@@ -195,9 +220,9 @@ def apply_edits(review: Review, edited_rows: dict[int, dict[str, Any]], crm: Crm
 
 
 def refresh_current(review: Review, i: int, crm: CrmStore) -> None:
-    current, locked = current_values(crm, contact_id_of(review.frame.at[i, "contact"]))
-    proposed = {f: review.frame.at[i, f] for f in ALL_FIELDS}
-    for name in ALL_FIELDS:
+    current, locked = current_values(crm, contact_id_of(review.frame.at[i, "contact"]), review.catalogue)
+    proposed = {f: review.frame.at[i, f] for f in review.fields}
+    for name in review.fields:
         review.frame.at[i, f"{name}_crm"] = current.get(name)
     review.frame.at[i, "locked"] = ", ".join(sorted(locked & _changing(proposed, current)))
 
@@ -242,10 +267,10 @@ def to_save_request(review: Review, user: str) -> SaveRequest:
         if not row["accept"]:
             continue
         contact_id = contact_id_of(row["contact"])
-        values = {f: _plain(row[f]) for f in ALL_FIELDS
+        values = {f: _plain(row[f]) for f in review.fields
                   if _filled(row[f]) and (contact_id is None or not _same(f, row[f], row[f"{f}_crm"]))}
         note = review.notes[meta.note_key]
-        proposed = _proposed(meta.person)
+        proposed = _proposed(meta.person, review.catalogue)
         typed = {f: proposed[f] for f in values if not _same(f, row[f], proposed[f])}  # the rep's own values
         seen = {f: _plain(row[f"{f}_crm"]) for f in values} if contact_id is not None else {}
         rows.append(ProposedRow(
@@ -253,7 +278,7 @@ def to_save_request(review: Review, user: str) -> SaveRequest:
             evidence={e.field.value: e.quote for e in meta.person.evidence},
             confidence=float(row["confidence"]), note=note.note, note_date=note.note_date,
             call_id=meta.call_id, request_id=meta.request_id))
-    return SaveRequest(review_key=review.key, user=user, rows=rows)
+    return SaveRequest(review_key=review.key, user=user, rows=rows, built_at=review.built_at)
 
 
 def _filled(value: Any) -> bool:

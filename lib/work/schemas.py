@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, create_model, field_validator
 
+from lib.crm.fields import FieldCatalogue
 from lib.crm.records import DealStage, FieldName
 
 
@@ -46,3 +50,33 @@ class Extraction(BaseModel):
     """Everyone a note mentions. Sent to Claude as the structured-output schema."""
 
     people: list[ExtractedPerson]
+
+
+# -- the team's own fields (lib.crm.fields): the same models, widened by the catalogue ----------------
+
+_PY_TYPES = {"text": str, "number": float, "date": date, "boolean": bool}
+
+
+@lru_cache(maxsize=16)
+def extraction_model(catalogue: FieldCatalogue) -> type[BaseModel]:
+    """The structured-output model for the built-in fields plus the catalogue's (Extraction when empty).
+
+    Built with pydantic's create_model: every catalogue field is optional (None when the note does not
+    say), with the catalogue's description for Claude; an enumeration is a closed set of strings; the
+    evidence's `field` names the catalogue's keys too. The SDK's transform keeps additionalProperties
+    false on every object."""
+    if not catalogue:
+        return Extraction
+    names = [f.value for f in FieldName] + catalogue.keys
+    field_enum = StrEnum("CatalogueFieldName", {n: n for n in names})
+    evidence = create_model("Evidence", __base__=Evidence, __doc__=Evidence.__doc__,
+                            field=(field_enum, ...))
+    extra: dict[str, Any] = {}
+    for f in catalogue.fields:
+        kind: Any = Literal[tuple(f.options)] if f.type == "enumeration" else _PY_TYPES[f.type]
+        description = f"{f.label}: {f.description}".strip(": ") + " (only with clear evidence in the note)"
+        extra[f.key] = (kind | None, Field(None, description=description))
+    person = create_model("ExtractedPerson", __base__=ExtractedPerson, __doc__=ExtractedPerson.__doc__,
+                          evidence=(list[evidence], Field(default_factory=list, description="One quote per field filled")),
+                          **extra)
+    return create_model("Extraction", __doc__=Extraction.__doc__, people=(list[person], ...))

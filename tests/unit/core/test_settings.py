@@ -65,3 +65,18 @@ def test_every_setting_is_in_the_readme():
     documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", readme))
     missing = [name.upper() for name in Settings.model_fields if name.upper() not in documented]
     assert not missing, f"settings missing from README.md: {missing}"
+
+
+def test_the_hubspot_token_is_a_secret_and_without_it_the_builtin_crm_is_used(monkeypatch):
+    from lib.core.settings import load_settings
+
+    monkeypatch.delenv("HUBSPOT_ACCESS_TOKEN", raising=False)
+    monkeypatch.delenv("HUBSPOT_BASE_URL", raising=False)
+    plain = load_settings()
+    assert not plain.uses_hubspot and plain.hubspot_base_url == "https://api.hubapi.com"
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "pat-na1-secret-value")
+    monkeypatch.setenv("HUBSPOT_BASE_URL", "http://127.0.0.1:9")
+    s = load_settings()
+    assert s.uses_hubspot and s.hubspot_base_url == "http://127.0.0.1:9"
+    assert "pat-na1-secret-value" not in repr(s) and "pat-na1-secret-value" not in s.model_dump_json()
+    assert s.hubspot_access_token.get_secret_value() == "pat-na1-secret-value"
