@@ -154,7 +154,13 @@ def show_saved() -> None:
         show_conflicts(result)
     touched = result.updated_contacts + result.created_contacts
     if touched:
-        st.markdown("Timelines: " + " · ".join(f"[#{cid}](contacts?contact={cid})" for cid in touched))
+        st.caption("Timelines:")
+        links = st.columns(min(len(touched), 4))
+        for n, cid in enumerate(touched):
+            contact = crm.get_contact(cid)
+            with links[n % len(links)]:
+                st.page_link("app_pages/contacts.py", label=safe_inline(contact.name) if contact else f"Contact #{cid}",
+                             query_params={"contact": str(cid)}, icon=":material/person:")
     if st.button("Undo this save", help="Restores every old value, as a new recorded change."):
         undo = resources.services().undo_save(result.change_set_id, ui.identity())
         st.session_state.pop("extract_saved")
