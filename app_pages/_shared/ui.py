@@ -150,7 +150,6 @@ def model_picker(feature: str, label: str = "Model") -> str:
     return st.selectbox(label, ids, key=key, help=f"Default from SCRIBE_MODEL_{feature.upper()}.")
 
 
-EMAIL_PATTERN = r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 def review_column_config(contact_options: list[str], catalogue=None) -> dict:
@@ -181,7 +180,7 @@ def review_column_config(contact_options: list[str], catalogue=None) -> dict:
             config[name] = cc.NumberColumn(label, min_value=0, format="%.2f")
             config[f"{name}_crm"] = cc.NumberColumn(crm_label, format="%.2f")
         else:
-            config[name] = cc.TextColumn(label, validate=EMAIL_PATTERN if name == "email" else None)
+            config[name] = cc.TextColumn(label)  # no validate=: the grid would drop a bad value; the Check column says why
             config[f"{name}_crm"] = cc.TextColumn(crm_label)
     for f in (catalogue.fields if catalogue else ()):  # the team's own fields (lib/crm/fields.py)
         config[f"{f.key}_crm"] = cc.TextColumn(f"{f.label} · CRM")

@@ -10,6 +10,7 @@ from lib.services import open_database
 
 NOTE = (Path(__file__).resolve().parents[2] / "data" / "notes" / "01_acme_demo.txt").read_text()
 TITLE_COLUMN_FROM_WHY = 9  # Why → Name·CRM, Name, Email·CRM, Email, Company·CRM, Company, Title·CRM, Title
+EMAIL_COLUMN_FROM_WHY = 5
 
 
 def edit_cell(page, row: int, moves_right: int, value: str) -> None:
@@ -85,3 +86,22 @@ def test_five_notes_are_read_together_each_with_its_state(page, streamlit_app, b
     assert main.get_by_text(re.compile(r"Note \d · .*: (reading|waiting|done)")).count() == 5
     page.get_by_text(re.compile(r"Review: \d+ person\(s\) from 5 note\(s\)")).wait_for(timeout=60_000)
     assert main.get_by_text(re.compile(r"Note \d · .*: reading")).count() == 0  # the board is gone once read
+
+
+def test_an_invalid_email_typed_in_the_grid_stays_with_its_reason_and_blocks_the_save(page, streamlit_app,
+                                                                                      browser_sandbox):
+    browser_sandbox.configure(tokens_per_s=2000)
+    page.goto(streamlit_app.url + "/extract")
+    page.get_by_role("textbox", name="Notes").fill(NOTE)
+    page.get_by_role("button", name="Extract", exact=True).click()
+    page.get_by_text("Review: 3 person(s) from 1 note(s)").wait_for(timeout=30_000)
+    edit_cell(page, row=0, moves_right=EMAIL_COLUMN_FROM_WHY, value="john at acme")
+    wait_until_idle(page)
+    page.get_by_role("button", name="Save accepted rows to CRM").click()
+    refusal = page.get_by_test_id("stAlert").filter(has_text="Nothing was saved. Fix these first")
+    refusal.wait_for()
+    assert "'john at acme' is not an email address" in refusal.inner_text()  # the typed value was kept
+
+    streamlit_app.stop()
+    crm = BuiltinCrm(open_database(streamlit_app.db_path))
+    assert crm.get_contact(1).email == "john.smith@acme.com"
