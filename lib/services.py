@@ -324,7 +324,7 @@ def build(settings: Settings | None = None, *, db: Database | None = None, backe
     settings = settings or load_settings()
     rules = role_rules(settings)  # a malformed entry stops the start, with the entry named
     db = db or open_database(settings.scribe_db)
-    usage_log = UsageLog(db)
+    usage_log = UsageLog(db, settings.scribe_fallback_dir)
     usage_log.import_fallback()  # rows kept aside when a write failed last time
     backend = backend or resolve_backend(settings, start_sandbox=start_local_sandbox)
     guard = BudgetGuard(db, backend=backend.kind, settings=lambda: settings)  # budgets count this backend's spend

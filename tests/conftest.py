@@ -33,6 +33,7 @@ def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         monkeypatch.delenv(name, raising=False)
     db_path = tmp_path / "scribe.duckdb"
     monkeypatch.setenv("SCRIBE_DB", str(db_path))
+    monkeypatch.setenv("SCRIBE_FALLBACK_DIR", str(tmp_path / "fallback"))  # never the real home folder
     return db_path
 
 

@@ -29,6 +29,8 @@ class Settings(BaseModel):
     anthropic_base_url: str | None = Field(None, description="Send API calls here instead (proxy or sandbox)")
     anthropic_admin_key: SecretStr | None = Field(None, description="Admin key, only for cost reconciliation")
     scribe_db: Path = Field(ROOT / "data" / "scribe.duckdb", description="DuckDB file (git-ignored)")
+    scribe_fallback_dir: Path | None = Field(None, description="Second place for usage rows the database refuses "
+                                             "(default ~/.local/state/scribe; beside the database first)")
     scribe_user: str = Field("rep", description="Local mode (no [auth]): the user everything is recorded as")
     scribe_admin_emails: str | None = Field(None, description="Admins: emails or @domain entries, comma-separated")
     scribe_manager_emails: str | None = Field(None, description="Managers: emails or @domain entries")

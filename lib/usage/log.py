@@ -3,8 +3,11 @@
 All usage-log SQL lives here and in `lib/usage/queries.py` (the Usage page's aggregates, and the
 daily roll-ups they read so that the page stays fast on a log of millions of rows).
 
-A row that cannot be written (database locked, disk full) is appended to a fallback JSONL file
-beside the database instead, and imported on the next start: the log never loses a row.
+A row the database refuses (locked, disk full) is never dropped: it stays in memory and is written
+again before the next row (so a disk that fills for a while loses nothing once it has room), and is
+also appended to a fallback JSONL file, beside the database or, when that disk refuses too, in a
+second folder (SCRIBE_FALLBACK_DIR, by default ~/.local/state/scribe). The next start imports both
+files, skipping rows already logged. `unsaved()` says how many rows are held only in memory.
 
 Writes take `write_lock(db)`, which the roll-up refresh takes too: row ids then become visible in
 id order, so a roll-up that has read up to id N can never miss a row with a smaller id.
@@ -12,6 +15,8 @@ id order, so a roll-up that has read up to id N can never miss a row with a smal
 
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
@@ -26,6 +31,16 @@ from pydantic import BaseModel, Field
 from lib.core.db import Database
 
 FALLBACK_SUFFIX = ".usage-fallback.jsonl"
+STORAGE_ERRORS = (duckdb.Error, OSError)  # what a write may raise when the database or its disk refuses
+
+
+def default_fallback_dir() -> Path:
+    """The second place for rows the database refuses: on the home disk, not the database's."""
+    chosen = os.environ.get("SCRIBE_FALLBACK_DIR")
+    if chosen:
+        return Path(chosen)
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "scribe"
 
 
 class UsageRecord(BaseModel):
@@ -80,6 +95,13 @@ _INSERT = (
 )
 
 
+_INSERT_IF_NEW = (  # a fallback row whose attempt is already logged (written again from memory) is skipped
+    f"INSERT INTO usage_log ({', '.join(_quote(c) for c in COLUMNS)}) "  # noqa: S608 - fixed column names
+    f"SELECT {', '.join('?' for _ in COLUMNS)} WHERE NOT EXISTS (SELECT 1 FROM usage_log "
+    "WHERE call_id = ? AND attempt = ? AND ts = ? AND status = ?) RETURNING id"
+)
+
+
 _LOCKS: dict[str, threading.RLock] = {}  # one per database file (a handful per process)
 _LOCKS_GUARD = threading.Lock()
 
@@ -100,50 +122,94 @@ def _row_values(record: UsageRecord) -> list[Any]:
 class UsageLog:
     """Writes and reads the usage_log table of one Database."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, fallback_dir: Path | None = None):
         self.db = db
         self.fallback_path = Path(str(db.path) + FALLBACK_SUFFIX)
+        where = str(db.path.resolve()) if str(db.path) != ":memory:" else f":memory:{id(db)}"
+        self.second_fallback_path = (fallback_dir or default_fallback_dir()) / (
+            f"{db.path.name}-{hashlib.sha256(where.encode()).hexdigest()[:8]}{FALLBACK_SUFFIX}")
         self._fallback_lock = threading.Lock()
+        self._unsaved: list[UsageRecord] = []  # refused by the database; written again before the next row
+        self._written_aside: set[Path] = set()
 
     # -- writing -----------------------------------------------------------------------------
 
     def write(self, record: UsageRecord) -> int:
-        """Insert one row and return its id. Raises duckdb.Error; see `write_or_fallback`."""
+        """Insert one row and return its id. Raises duckdb.Error or OSError; see `write_or_fallback`."""
         with write_lock(self.db):
             return self.db.cursor().execute(_INSERT, _row_values(record)).fetchone()[0]
 
     def write_or_fallback(self, record: UsageRecord) -> tuple[int | None, str | None]:
-        """Insert the row; if the database refuses, keep it in the fallback file.
+        """Insert the row (after any held back earlier); if the database refuses, keep it aside.
 
-        Returns (row id or None, a warning for the user or None). Never raises for a database
-        error: logging must not break the user's work.
+        Returns (row id or None, a warning for the user or None). Never raises for a database or
+        disk error: logging must not break the user's work.
         """
         try:
+            self.flush()
             return self.write(record), None
-        except duckdb.Error as exc:
-            self._append_fallback(record)
+        except STORAGE_ERRORS as exc:
+            where = self._keep_aside(record)
             return None, (
-                f"The usage log could not be written ({type(exc).__name__}); the row was kept in "
-                f"{self.fallback_path.name} and will be imported on the next start."
+                f"The usage log could not be written ({type(exc).__name__}: {_first_line(exc)}); the row is kept "
+                f"{where} and will be written when the database takes it again."
             )
 
-    def _append_fallback(self, record: UsageRecord) -> None:
-        line = record.model_dump_json()
-        with self._fallback_lock, self.fallback_path.open("a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
+    def flush(self) -> int:
+        """Write the rows held back since the database refused them. Raises if it still refuses."""
+        with self._fallback_lock:
+            if not self._unsaved:
+                return 0
+            with write_lock(self.db), self.db.transaction() as cur:
+                for held in self._unsaved:
+                    cur.execute(_INSERT, _row_values(held))
+            count = len(self._unsaved)
+            self._unsaved.clear()
+            for path in self._written_aside:  # every line in them was one of the rows just written
+                path.unlink(missing_ok=True)
+            self._written_aside.clear()
+            return count
+
+    def unsaved(self) -> list[UsageRecord]:
+        """Rows held in memory because the database refused them (each is also in a fallback file if a disk took it)."""
+        with self._fallback_lock:
+            return list(self._unsaved)
+
+    def _keep_aside(self, record: UsageRecord) -> str:
+        line = record.model_dump_json() + "\n"
+        with self._fallback_lock:
+            self._unsaved.append(record)
+            for path in (self.fallback_path, self.second_fallback_path):
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    with path.open("a", encoding="utf-8") as fh:
+                        fh.write(line)
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                except OSError:
+                    continue
+                self._written_aside.add(path)
+                return f"in memory and in {path}"
+        return "in memory only (no disk took it)"
 
     def import_fallback(self) -> int:
-        """Import rows kept in the fallback file, then remove it. Returns how many were imported."""
-        if not self.fallback_path.exists():
-            return 0
+        """Import rows kept in the fallback files, skipping any already logged, then remove the files.
+        Returns how many were imported."""
+        imported = 0
         with self._fallback_lock, write_lock(self.db):
-            lines = self.fallback_path.read_text(encoding="utf-8").splitlines()
-            records = [UsageRecord.model_validate_json(line) for line in lines if line.strip()]
-            with self.db.transaction() as cur:
-                for record in records:
-                    cur.execute(_INSERT, _row_values(record))
-            self.fallback_path.unlink()
-        return len(records)
+            for path in (self.fallback_path, self.second_fallback_path):
+                if not path.exists():
+                    continue
+                lines = path.read_text(encoding="utf-8").splitlines()
+                records = [UsageRecord.model_validate_json(line) for line in lines if line.strip()]
+                with self.db.transaction() as cur:
+                    for record in records:
+                        values = _row_values(record)
+                        cur.execute(_INSERT_IF_NEW, [*values, record.call_id, record.attempt, values[0],
+                                                     record.status])
+                        imported += len(cur.fetchall())
+                path.unlink()
+        return imported
 
     def set_outcome(self, call_id: str, kind: str, ref: str) -> None:
         """Tie the successful attempt of a call to what it produced (cost per outcome)."""
@@ -193,6 +259,10 @@ class UsageLog:
         day = today or datetime.now(UTC).date()
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         return self.spend_between(start, start + pd.Timedelta(days=1), backend=backend)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:160]
 
 
 def _naive_utc(moment: datetime) -> datetime:

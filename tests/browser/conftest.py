@@ -61,7 +61,7 @@ def start_app(tmp_path: Path, base_url: str | None, extra_env: dict[str, str] | 
     port = free_port()
     db_path = tmp_path / "browser.duckdb"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
-    env |= {"SCRIBE_DB": str(db_path), "PYTHONUNBUFFERED": "1",
+    env |= {"SCRIBE_DB": str(db_path), "SCRIBE_FALLBACK_DIR": str(tmp_path / "fallback"), "PYTHONUNBUFFERED": "1",
             "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"} | (extra_env or {})
     if base_url is not None:
         env["ANTHROPIC_BASE_URL"] = base_url

@@ -60,6 +60,48 @@ def test_a_refused_write_goes_to_the_fallback_file_and_comes_back(hermetic_env):
     assert len(log.rows_for_call("lost?")) == 1
 
 
+def test_a_row_refused_while_the_disk_is_full_is_written_once_it_has_room(hermetic_env, tmp_path):
+    db = open_database(hermetic_env)
+    log = UsageLog(db, tmp_path / "second")
+    log.fallback_path.mkdir()  # the database's own folder refuses the file too (as a full disk would)
+    db.cursor().execute("ALTER TABLE usage_log RENAME TO usage_log_away")
+    row_id, warning = log.write_or_fallback(record(call_id="held"))
+    assert row_id is None and str(log.second_fallback_path) in warning
+    assert [r.call_id for r in log.unsaved()] == ["held"]
+    assert "held" in log.second_fallback_path.read_text()
+    db.cursor().execute("ALTER TABLE usage_log_away RENAME TO usage_log")
+    row_id, warning = log.write_or_fallback(record(call_id="next"))  # the held row goes first
+    assert row_id is not None and warning is None and log.unsaved() == []
+    assert not log.second_fallback_path.exists()  # its rows are in the database now
+    assert list(log.db.cursor().execute("SELECT call_id FROM usage_log ORDER BY id").fetchall()) == [("held",),
+                                                                                                  ("next",)]
+
+
+def test_when_no_disk_takes_the_row_it_is_kept_in_memory(hermetic_env, tmp_path):
+    db = open_database(hermetic_env)
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file, so no folder can be made under it")
+    log = UsageLog(db, blocked / "sub")
+    log.fallback_path.mkdir()
+    db.cursor().execute("ALTER TABLE usage_log RENAME TO usage_log_away")
+    row_id, warning = log.write_or_fallback(record(call_id="only-here"))
+    assert row_id is None and "in memory only" in warning
+    db.cursor().execute("ALTER TABLE usage_log_away RENAME TO usage_log")
+    assert log.flush() == 1 and len(log.rows_for_call("only-here")) == 1
+
+
+def test_importing_a_fallback_file_skips_rows_already_logged(hermetic_env, tmp_path):
+    db = open_database(hermetic_env)
+    log = UsageLog(db, tmp_path / "second")
+    logged = record(call_id="twice")
+    log.write(logged)
+    log.second_fallback_path.parent.mkdir(parents=True)
+    log.second_fallback_path.write_text(logged.model_dump_json() + "\n" + record(call_id="new").model_dump_json()
+                                        + "\n")
+    assert log.import_fallback() == 1
+    assert len(log.rows_for_call("twice")) == 1 and len(log.rows_for_call("new")) == 1
+
+
 def test_spend_today_sums_known_costs_of_one_backend(hermetic_env):
     log = UsageLog(open_database(hermetic_env))
     now = datetime(2026, 11, 26, 12, tzinfo=UTC)
