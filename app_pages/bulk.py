@@ -165,6 +165,8 @@ def show_finished(job: JobInfo) -> None:
                 + (" (batch: half price)" if job.kind == "batch" else ""))
     if job.error:
         st.error(job.error)
+    if manager.resumable(job):
+        show_resume(job)
     if job.failed:
         with st.expander(f"{job.failed} failed note(s), with the reason", expanded=job.succeeded == 0):
             failed = manager.items(job.id, status="failed")
@@ -177,6 +179,20 @@ def show_finished(job: JobInfo) -> None:
             resources.services().retry_job(ui.identity(), job.id)
             st.session_state.bulk_job = job.id
             st.rerun()
+
+
+def show_resume(job: JobInfo) -> None:
+    """An interrupted job waits for a person: nothing is sent again until they ask."""
+    st.warning(f"{job.remaining} of {job.total} note(s) were not finished when the job stopped. Nothing is sent "
+               "until you resume it; the notes already finished are not sent again.")
+    if st.button(f"Resume: send the {job.remaining} unfinished note(s)", key=f"bulk_resume_{job.id}"):
+        try:
+            resources.services().resume_job(ui.identity(), job.id)
+        except ScribeError as err:
+            ui.show_error(err)
+            return
+        st.session_state.bulk_job = job.id
+        st.rerun()
 
 
 def show_review_button(job: JobInfo) -> None:
@@ -192,6 +208,13 @@ def show_jobs() -> None:
     if not jobs:
         return
     st.subheader("Your jobs" if all(j.user == ui.current_user() for j in jobs) else "Jobs")
+    if manager.runner.storage_error:
+        st.error(f"{manager.runner.storage_error} Free space on the database's disk, restart Scribe, then resume "
+                 "the job: nothing it finished is sent again.")
+    waiting = [j for j in jobs if manager.resumable(j)]
+    if waiting:
+        st.info(f"{len(waiting)} job(s) stopped before they finished and wait for you to resume them "
+                "(pick one below).")
     ids = [j.id for j in jobs]
     current = st.session_state.get("bulk_job")
     chosen = st.selectbox("Job", ids, index=ids.index(current) if current in ids else 0,

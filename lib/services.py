@@ -107,14 +107,14 @@ class Services:
     _jobs: JobManager | None = field(default=None, repr=False)
     _jobs_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def jobs(self, *, resume: bool = True) -> JobManager:
-        """The process's bulk JobManager, made on first use (its worker threads outlive any session)."""
+    def jobs(self) -> JobManager:
+        """The process's bulk JobManager, made on first use (its worker threads outlive any session). Jobs
+        another process left unfinished are marked interrupted then, and wait for someone to resume them."""
         with self._jobs_lock:
             if self._jobs is None:
                 from lib.bulk.manager import JobManager
 
-                self._jobs = JobManager(self.gateway, self.db, concurrency=self.settings.scribe_bulk_concurrency,
-                                        resume=resume)
+                self._jobs = JobManager(self.gateway, self.db, concurrency=self.settings.scribe_bulk_concurrency)
                 self._seed_limiter(self._jobs)
             return self._jobs
 
@@ -212,6 +212,11 @@ class Services:
         self.job_for(identity, job_id, manage=True)
         return self.jobs().retry_failed(job_id)
 
+    def resume_job(self, identity: Identity, job_id: str) -> int:
+        """Send an interrupted job's unfinished items; returns how many."""
+        self.job_for(identity, job_id, manage=True)
+        return self.jobs().resume_job(job_id)
+
     # -- usage: a rep sees only their own calls ---------------------------------------------------------
 
     def usage_filter(self, identity: Identity, f: UsageFilter) -> UsageFilter:
@@ -299,11 +304,21 @@ class Services:
             raise Forbidden("No admin key is set (ANTHROPIC_ADMIN_KEY).")
         return self.gateway.cost_report(key.get_secret_value(), starting_at=starting_at, ending_at=ending_at)
 
-    def close(self) -> None:
-        """Stop the job manager's threads and close the database (the CLI calls this before exit)."""
+    def close(self) -> list:
+        """Stop the job manager's threads (waiting for them), write usage rows held back, close the SDK
+        client and the database: the CLI calls this before exit. Returns the usage rows that neither the
+        database nor a fallback file took (list[UsageRecord]): the caller must show them or lose them."""
+        from lib.usage.log import STORAGE_ERRORS
+
         if self._jobs is not None:
-            self._jobs.shutdown()
+            self._jobs.shutdown(wait=True)
+        try:
+            self.usage_log.flush()
+        except STORAGE_ERRORS:
+            pass  # still refused: the rows stay in the fallback files, and are returned below
+        self.gateway.close()
         self.db.close()
+        return self.usage_log.in_memory_only()
 
 
 def build(settings: Settings | None = None, *, db: Database | None = None, backend: Backend | None = None,

@@ -2,20 +2,30 @@
 
     python -m lib.bulk enrich NOTES.csv --mode live|batch [--out proposals.jsonl] [--no-wait]
     python -m lib.bulk collect JOB_ID [--out proposals.jsonl] [--no-wait]     # a batch job sent earlier
+    python -m lib.bulk resume JOB_ID [--out proposals.jsonl]                  # a live job that was interrupted
 
 Same settings as the app (ANTHROPIC_API_KEY, or the sandbox: without a key an in-process sandbox is
 started; ANTHROPIC_BASE_URL; SCRIBE_DB; SCRIBE_MODEL_EXTRACT; SCRIBE_BULK_CONCURRENCY). DuckDB lets one
 process write the file: when the running app holds it, this says so and exits with status 2.
 
+SIGTERM or SIGINT (Ctrl-C) stops a live job cleanly: nothing new is sent, the requests in flight are
+waited for (up to --grace-s) and logged, the job is marked interrupted, and the command that resumes
+it is printed; `resume` sends only what was not finished. A batch job keeps running at the API.
+
 Exit status: 0 the job finished (failed notes are listed with their reasons) or, with --no-wait, was
-submitted; 1 the job failed or was canceled; 2 it could not start (database busy, unreadable file).
+submitted; 1 the job failed, was canceled, or stopped because the database could not be written;
+2 it could not start (database busy, unreadable file); 128 + the signal (130 SIGINT, 143 SIGTERM)
+interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -45,17 +55,51 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         enrich.add_argument(f"--{role}-column", help=f"the {role} column (default: guessed from the header)")
     collect = sub.add_parser("collect", help="check a batch job, import ended batches, write proposals")
     collect.add_argument("job_id")
-    for command in (enrich, collect):
+    resume = sub.add_parser("resume", help="send what an interrupted live job did not finish")
+    resume.add_argument("job_id")
+    for command in (enrich, collect, resume):
         command.add_argument("--user", help="who runs it: recorded with every call and on the job, and, with "
                              "sign-in on, whose role applies (default the OS user)")
         command.add_argument("--out", type=Path, help="write the proposals here, one JSON object per line")
         command.add_argument("--no-wait", action="store_true", help="batch: print the batch ids and return")
         command.add_argument("--poll-s", type=float, default=30.0, help="batch: seconds between status checks")
+        command.add_argument("--grace-s", type=float, default=30.0,
+                             help="live: on SIGTERM/SIGINT, how long to wait for the requests in flight")
     return p.parse_args(argv)
+
+
+class Stopping:
+    """SIGTERM / SIGINT as a flag the wait loops check, so a job stops cleanly instead of mid-write."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.event = threading.Event()
+
+    def install(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        if self.signum is None:
+            print(f"\n{signal.Signals(signum).name}: stopping; waiting for the requests in flight…", flush=True)
+        self.signum = signum
+        self.event.set()
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum else ""
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + (self.signum or 0)
+
+
+STOP = Stopping()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    STOP.install()
     settings = load_settings()
     try:
         app = services.build(settings, seed=False)
@@ -66,26 +110,32 @@ def main(argv: list[str] | None = None) -> int:
 
     auth_configured = _auth_configured()
     who = cli_identity(getattr(args, "user", None), app.rules, auth_configured=auth_configured)
-    manager = app.jobs(resume=False)
+    manager = app.jobs()
     print(f"Backend: {'sandbox (offline simulator, nothing billed)' if app.backend.is_sandbox else 'Claude API'}")
+    for job_id in manager.interrupted_on_start:
+        print(f"Job {job_id} was left unfinished by a process that stopped; resume it with: "
+              f"python -m lib.bulk resume {job_id}")
+    code = 1
     try:
         if args.command == "enrich":
             job_id = _enrich(args, manager, who.user, settings.model_for("batch"))
         else:
             job_id = args.job_id
-            if manager.job(job_id) is not None:
-                app.job_for(who, job_id)  # a rep collects only their own jobs, as in the app
             if manager.job(job_id) is None:
                 print(f"No job {job_id} in {settings.scribe_db}.", file=sys.stderr)
-                return 2
+                return (code := 2)
+            app.job_for(who, job_id, manage=args.command == "resume")  # a rep works only their own jobs
+            if args.command == "resume":
+                print(f"Resuming job {job_id}: {app.resume_job(who, job_id)} note(s) still to send")
         if job_id is None:
-            return 2
-        return _finish(args, manager, job_id)
+            return (code := 2)
+        code = _finish(args, manager, job_id)
+        return code
     except ScribeError as err:
         print(f"Error: {err}", file=sys.stderr)
-        return 1
+        return (code := 1)
     finally:
-        app.close()
+        code = _close(app, code)
 
 
 def _auth_configured() -> bool:
@@ -154,17 +204,19 @@ def _finish(args: argparse.Namespace, manager: JobManager, job_id: str) -> int:
                 print(f"Submitted; collect later with: python -m lib.bulk collect {job_id}")
                 return 0
         else:
-            while (job := manager.store.job(job_id)).active:
+            while (job := manager.store.job(job_id)).active and not STOP.event.is_set():
                 manager.refresh_batches(job_id)
                 if manager.store.job(job_id).active:
-                    time.sleep(args.poll_s)
+                    STOP.event.wait(args.poll_s)
+            if STOP.event.is_set() and job.active:
+                print(f"{STOP.name}: stopped waiting; the batch goes on at the API. Collect it later with: "
+                      f"python -m lib.bulk collect {job_id}")
+                return STOP.exit_code
     else:
-        last = 0.0
-        while (job := manager.store.job(job_id)).active:
-            if time.monotonic() - last > 5:
-                print(f"  {job.done}/{job.total} done, {job.failed} failed", flush=True)
-                last = time.monotonic()
-            time.sleep(0.2)
+        stopped = _wait_live(args, manager, job_id)
+        if stopped is not None:
+            return stopped
+        job = manager.store.job(job_id)
     if args.out:
         proposals = manager.store.proposals(job_id)
         with args.out.open("w", encoding="utf-8") as fh:
@@ -172,6 +224,61 @@ def _finish(args: argparse.Namespace, manager: JobManager, job_id: str) -> int:
         print(f"Wrote {len(proposals)} proposal(s) to {args.out} (review them in the app before anything is saved)")
     _summary(manager, job)
     return 0 if job.status == "done" else 1
+
+
+def _wait_live(args: argparse.Namespace, manager: JobManager, job_id: str) -> int | None:
+    """Follow a live job until this process has nothing left of it; an exit code if it did not finish."""
+    last = 0.0
+    while manager.runner.outstanding(job_id):
+        if STOP.event.is_set():
+            manager.interrupt(f"Interrupted by {STOP.name}.", grace_s=args.grace_s)
+            break
+        if time.monotonic() - last > 5:
+            job = manager.store.job(job_id)
+            print(f"  {job.done}/{job.total} done, {job.failed} failed", flush=True)
+            last = time.monotonic()
+        STOP.event.wait(0.2)
+    outcome = manager.runner.outcomes.get(job_id)
+    if outcome is None or outcome.status != "interrupted":
+        return None
+    job = manager.store.job(job_id)
+    left = job.remaining if job is not None else "?"
+    print(f"{outcome.reason} Job {job_id}: {left} note(s) not finished, nothing of them lost.", file=sys.stderr)
+    print(f"Resume it with: python -m lib.bulk resume {job_id}", file=sys.stderr)
+    return STOP.exit_code if STOP.signum else 1
+
+
+def _close(app: services.Services, code: int) -> int:
+    """Stop the threads and close the database before the interpreter exits; say so if usage rows are
+    still unsaved (then they are printed, so cron's mail keeps them). Returns the exit code."""
+    held = app.usage_log.unsaved()
+    in_flight = app.jobs().runner.in_flight()
+    if in_flight:  # requests outlived --grace-s: their threads cannot be joined
+        print(f"{in_flight} request(s) still in flight; their notes are sent again on resume.",
+              file=sys.stderr)
+        _keep_in_stderr(app.usage_log.in_memory_only())
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code or 1)
+    lost = app.close()
+    if held and len(held) > len(lost):
+        print(f"{len(held) - len(lost)} usage row(s) the database refused are kept in a fallback file "
+              f"({app.usage_log.fallback_path} or {app.usage_log.second_fallback_path}); the next start "
+              "imports them.", file=sys.stderr)
+    if lost:
+        _keep_in_stderr(lost)
+        return code or 1
+    return code
+
+
+def _keep_in_stderr(records: list) -> None:
+    """Usage rows no disk took: printed, so cron's mail keeps them."""
+    if not records:
+        return
+    print(f"{len(records)} usage row(s) could not be written to the database or a fallback file; here they are, "
+          "one JSON object per line:", file=sys.stderr)
+    for record in records:
+        print(record.model_dump_json(), file=sys.stderr)
 
 
 def _summary(manager: JobManager, job: JobInfo) -> None:

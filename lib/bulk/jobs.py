@@ -6,16 +6,20 @@ survives a page reload (and its results an app restart). Item statuses:
     live:   queued -> running -> succeeded | failed
     batch:  queued -> submitted -> succeeded | failed      (errored, expired, canceled, invalid: failed)
 
-Every item ends succeeded or failed, and a failed one says why.
+Every item ends succeeded or failed, and a failed one says why. A live job belongs to the process
+that works it (`owner`, refreshed in `heartbeat_at`); one its process left unfinished (SIGTERM, a
+crash, a full disk) is `interrupted`: its unfinished items stay queued until someone resumes it.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -41,6 +45,8 @@ _JOBS_SELECT = (
     "FROM jobs j LEFT JOIN job_items i ON i.job_id = j.id"
 )
 ACTIVE_JOB = ("running", "submitted", "canceling")
+INTERRUPTED = "interrupted"
+PROCESS_OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"  # this process, as a job's owner
 
 
 def _now() -> datetime:
@@ -114,8 +120,9 @@ def parse_custom_id(value: str) -> tuple[str, int] | None:
 class JobStore:
     """Reads and writes the jobs tables of one Database (safe to share between threads)."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, owner: str = PROCESS_OWNER):
         self.db = db
+        self.owner = owner  # this process, as the owner of the live jobs it works
         self._lock = threading.Lock()  # one writer at a time: no DuckDB write-write conflicts
 
     # -- jobs --------------------------------------------------------------------------------------
@@ -129,8 +136,9 @@ class JobStore:
         with self._lock, self.db.transaction() as cur:
             cur.execute(
                 'INSERT INTO jobs (id, kind, "user", model, max_tokens, priority, source, status, total, bad_rows, '
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [job_id, kind, user, model, max_tokens, priority, source, status, len(rows), bad_rows, now])
+                "created_at, owner, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [job_id, kind, user, model, max_tokens, priority, source, status, len(rows), bad_rows, now,
+                 self.owner, now])
             items = pd.DataFrame(
                 [[job_id, n, r.row, r.text(), r.note_date, r.author, r.contact, "queued", now]
                  for n, r in enumerate(rows, start=1)],
@@ -147,6 +155,40 @@ class JobStore:
     def job(self, job_id: str) -> JobInfo | None:
         found = self._jobs("WHERE j.id = ?", [job_id], 1)
         return found[0] if found else None
+
+    def claim(self, job_id: str) -> None:
+        """This process works the job from now on."""
+        with self._lock:
+            self.db.cursor().execute("UPDATE jobs SET owner = ?, heartbeat_at = ? WHERE id = ?",
+                                     [self.owner, _now(), job_id])
+
+    def heartbeat(self, job_ids: list[str]) -> None:
+        """Still working these jobs."""
+        if not job_ids:
+            return
+        marks = ", ".join("?" for _ in job_ids)
+        with self._lock:
+            self.db.cursor().execute(
+                f"UPDATE jobs SET heartbeat_at = ? WHERE owner = ? AND id IN ({marks})",  # noqa: S608
+                [_now(), self.owner, *job_ids])
+
+    def interrupt_orphans(self, *, lease_s: float | None = None) -> list[str]:
+        """Mark interrupted the live jobs left running by a process that stopped; returns their ids.
+
+        `lease_s` None: every running job another process owns is orphaned (an embedded database is
+        open in one process only, so its owner is gone); else only those whose heartbeat is older."""
+        sql = ("SELECT id, owner FROM jobs WHERE kind = 'live' AND status = 'running' "
+               "AND (owner IS NULL OR owner <> ?)")
+        params: list[Any] = [self.owner]
+        if lease_s is not None:
+            sql += " AND (heartbeat_at IS NULL OR heartbeat_at < ?)"
+            params.append(_now() - timedelta(seconds=lease_s))
+        found = self.db.cursor().execute(sql, params).fetchall()
+        for job_id, gone in found:
+            pid = gone.split(":")[1] if gone and gone.count(":") >= 2 else "unknown"
+            self.set_status(job_id, INTERRUPTED, error=f"Interrupted: the process that ran it (pid {pid}) stopped "
+                            "before it finished.")
+        return [job_id for job_id, _ in found]
 
     def jobs(self, *, user: str | None = None, limit: int = 20, active_only: bool = False) -> list[JobInfo]:
         """Newest first."""
@@ -171,12 +213,13 @@ class JobStore:
             out.append(info)
         return out
 
-    def set_status(self, job_id: str, status: str, *, error: str | None = None, finished: bool = False) -> None:
+    def set_status(self, job_id: str, status: str, *, error: str | None = None, finished: bool = False,
+                   clear_error: bool = False) -> None:
         with self._lock:
             self.db.cursor().execute(
-                "UPDATE jobs SET status = ?, error = COALESCE(?, error), "
+                "UPDATE jobs SET status = ?, error = CASE WHEN ? THEN NULL ELSE COALESCE(?, error) END, "
                 "finished_at = CASE WHEN ? THEN ? ELSE finished_at END WHERE id = ?",
-                [status, error, finished, _now(), job_id])
+                [status, clear_error, error, finished, _now(), job_id])
 
     # -- items -------------------------------------------------------------------------------------
 

@@ -1,9 +1,11 @@
 """JobManager: the process's bulk work, live and batch. The app holds one (st.cache_resource); so does the CLI.
 
 A live job runs in this process on the LiveRunner's worker threads; its state and every item's status
-and result are in DuckDB (JobStore), so a page reload just reads them back, and a job that was running
-when the app stopped is resumed when it starts again (its unfinished items are sent again). A batch job
-lives at the API; the manager submits, refreshes and imports it.
+and result are in the database (JobStore), so a page reload just reads them back. A job whose process
+stopped before it finished (killed, crashed, a full disk) is marked interrupted when a manager starts,
+and is only resumed when someone asks (`resume_job`: the app's button, the CLI's `resume JOB_ID`): its
+finished items are never sent again. A batch job lives at the API; the manager submits, refreshes and
+imports it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 
 from lib.bulk import batches
 from lib.bulk.input import BulkInput, NoteRow
-from lib.bulk.jobs import JobInfo, JobStore
+from lib.bulk.jobs import INTERRUPTED, PROCESS_OWNER, JobInfo, JobStore
 from lib.bulk.runner import DEFAULT_MAX_TOKENS, LiveRunner, WorkItem
 from lib.claude.gateway import BatchInfo, Gateway
 from lib.core.db import Database
@@ -42,13 +44,13 @@ class JobManager:
 
     def __init__(self, gateway: Gateway, db: Database, *, concurrency: int = 8,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] | None = None,
-                 resume: bool = True):
+                 lease_s: float | None = None, owner: str = PROCESS_OWNER):
         self.gateway = gateway
-        self.store = JobStore(db)
+        self.store = JobStore(db, owner)
         self.runner = LiveRunner(gateway, self.store, concurrency=concurrency, clock=clock, sleep=sleep)
         self._lock = threading.Lock()
-        if resume:
-            self.resume()
+        self.interrupted_on_start = self.store.interrupt_orphans(lease_s=lease_s)
+        self._close_orphaned_cancels()
 
     # -- starting -------------------------------------------------------------------------------------
 
@@ -170,21 +172,45 @@ class JobManager:
         self._enqueue(job_id)
         return len(numbers)
 
-    def resume(self) -> list[str]:
-        """Live jobs left running by a previous process: send their unfinished items again."""
-        resumed = []
-        for job in self.store.jobs(limit=1000, active_only=True):
-            if job.kind != "live" or self.runner.outstanding(job.id):
-                continue
-            if job.status == "canceling":
-                self._fail_unsent(job.id, "Canceled before it was sent.", status="canceled")
-                continue
-            self._enqueue(job.id)
-            resumed.append(job.id)
-        return resumed
+    def resumable(self, job: JobInfo) -> bool:
+        """A live job whose process stopped before it finished, with items still to send."""
+        return job.kind == "live" and job.status == INTERRUPTED and not self.runner.outstanding(job.id)
 
-    def shutdown(self) -> None:
-        self.runner.shutdown(wait=False)
+    def resume_job(self, job_id: str) -> int:
+        """Send an interrupted job's unfinished items (never its finished ones); returns how many."""
+        job = self.store.job(job_id)
+        if job is None:
+            raise InputRejected(f"There is no job {job_id}.")
+        if job.kind != "live":
+            raise InputRejected(f"Job {job_id} is a batch job: collect it (python -m lib.bulk collect {job_id}).")
+        if not self.resumable(job):
+            raise InputRejected(f"Job {job_id} is {job.status}: only an interrupted job can be resumed.")
+        pending = len(self.store.pending(job_id))
+        self.store.claim(job_id)
+        self.store.set_status(job_id, "running", clear_error=True)
+        self._enqueue(job_id)
+        return pending
+
+    def interrupt(self, reason: str, *, grace_s: float = 30.0) -> list[str]:
+        """Stop every live job here so it can be resumed: nothing new is sent; waits up to `grace_s` for the
+        requests in flight (their usage is logged, their results kept). Returns the jobs interrupted; a job
+        whose requests outlived the grace is marked interrupted anyway (those items are sent again on resume)."""
+        jobs = self.runner.jobs_here()
+        for job_id in jobs:
+            self.runner.interrupt(job_id, reason)
+        self.runner.wait_idle(timeout_s=grace_s)
+        for job_id in self.runner.jobs_here():
+            self.store.set_status(job_id, INTERRUPTED, error=reason)
+        return jobs
+
+    def shutdown(self, wait: bool = False) -> None:
+        self.runner.shutdown(wait=wait)
+
+    def _close_orphaned_cancels(self) -> None:
+        """A live job canceled by a process that stopped: what it did not send is canceled now."""
+        for job in self.store.jobs(limit=1000, active_only=True):
+            if job.kind == "live" and job.status == "canceling" and not self.runner.outstanding(job.id):
+                self._fail_unsent(job.id, "Canceled before it was sent.", status="canceled")
 
     # -- internals ------------------------------------------------------------------------------------
 

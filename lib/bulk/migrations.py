@@ -15,7 +15,7 @@ JOBS = [
             max_tokens INTEGER NOT NULL,
             priority INTEGER NOT NULL DEFAULT 0,  -- > 0: served before everyone's bulk work
             source VARCHAR,                    -- the uploaded file's name
-            status VARCHAR NOT NULL,           -- running | submitted | done | canceled | failed
+            status VARCHAR NOT NULL,           -- running | submitted | done | canceled | failed | interrupted
             total INTEGER NOT NULL,
             bad_rows INTEGER NOT NULL DEFAULT 0,
             error VARCHAR,
@@ -62,4 +62,17 @@ JOBS = [
 ]
 
 
-MIGRATIONS = JOBS
+OWNERS = [
+    (
+        "jobs_002_owner",
+        # Which process works a live job, and when it last said so: a job whose process stopped
+        # (killed, crashed) is marked interrupted and offered for resuming, never resumed silently.
+        """
+        ALTER TABLE jobs ADD COLUMN owner VARCHAR;
+        ALTER TABLE jobs ADD COLUMN heartbeat_at TIMESTAMP;
+        """,
+    ),
+]
+
+
+MIGRATIONS = JOBS + OWNERS

@@ -13,6 +13,10 @@ sync Gateway. So concurrency follows the headers: as many requests are in flight
   an invalid reply -> asked once more, as on the Extract page; 400/401, budgets and spend limits -> failed
   with the reason (401, budget and spend limit stop the job: every other item would fail the same way).
 - Every item ends succeeded or failed with a reason, in the JobStore; every HTTP attempt is a usage row.
+- Interrupting a job (SIGTERM, a full disk) stops admitting its items; those queued go back to queued in
+  the store, those in flight finish and are kept; the job is then `interrupted`, ready to resume. When the
+  store cannot be written, every job here is interrupted that way and `storage_error` says why: nothing is
+  reported done that was not stored.
 - Time is injectable (`clock`, `sleep`) so tests run it on the sandbox's virtual clock.
 """
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import math
 import threading
 import time
@@ -45,13 +50,25 @@ from lib.core.errors import (
     ScribeError,
     StreamInterrupted,
 )
+from lib.usage.log import STORAGE_ERRORS
 from lib.work.schemas import Extraction
 
 if TYPE_CHECKING:
     from lib.bulk.jobs import JobStore
 
+_log = logging.getLogger(__name__)
 DEFAULT_MAX_TOKENS = 4000  # as on the Extract page; lowered per request when the output bucket is smaller
 CANCELED = "Canceled before it was sent."
+HEARTBEAT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Why a job stopped taking items: its final status, the reason, and whether its unsent items stay queued."""
+
+    status: str
+    reason: str | None
+    requeue: bool = False
 _GUIDE_TOKENS = 2000  # the cached house guide, counted until the first replies show it is cached
 
 
@@ -215,7 +232,10 @@ class LiveRunner:
         self._lock = threading.Lock()
         self._in_flight = 0
         self._outstanding: Counter[str] = Counter()
-        self._stopped_jobs: dict[str, tuple[str, str]] = {}  # job -> (status, reason for the rest)
+        self._stopped_jobs: dict[str, Stop] = {}
+        self.outcomes: dict[str, Stop] = {}  # how each job ended here, even if the store could not be told
+        self.storage_error: str | None = None
+        self._last_beat = 0.0
         self._avg_output = 500.0
         self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix="scribe-bulk")
         self._stopping = False
@@ -227,6 +247,7 @@ class LiveRunner:
     def submit(self, items: list[WorkItem]) -> None:
         """Queue items (in order); they are sent as the limits allow (a stopped job sent again runs again)."""
         with self._lock:
+            self.storage_error = None  # the caller has just written these items' job: the store takes writes
             for item in items:
                 self._outstanding[item.job_id] += 1
                 self._stopped_jobs.pop(item.job_id, None)
@@ -237,12 +258,27 @@ class LiveRunner:
     def cancel(self, job_id: str, *, reason: str = CANCELED, status: str = "canceled") -> int:
         """Stop a job: its queued items fail with `reason`; items in flight finish (they are paid for)."""
         with self._lock:
-            self._stopped_jobs.setdefault(job_id, (status, reason))
+            self._stopped_jobs.setdefault(job_id, Stop(status, reason))
         removed = self.queue.remove_job(job_id)
         for item in removed:
             self._final(item, None, reason, "canceled")  # the last one to finish closes the job
         self._wake.set()
         return len(removed)
+
+    def interrupt(self, job_id: str, reason: str) -> int:
+        """Stop a job so it can be resumed: its queued items stay queued, items in flight finish and are kept."""
+        with self._lock:
+            self._stopped_jobs.setdefault(job_id, Stop("interrupted", reason, requeue=True))
+        removed = self.queue.remove_job(job_id)
+        for item in removed:
+            self._release(item)
+        self._wake.set()
+        return len(removed)
+
+    def jobs_here(self) -> list[str]:
+        """Jobs with items queued or in flight in this runner."""
+        with self._lock:
+            return [job_id for job_id, left in self._outstanding.items() if left > 0]
 
     def outstanding(self, job_id: str | None = None) -> int:
         """Items of a job (or of all jobs) not yet finished."""
@@ -292,32 +328,64 @@ class LiveRunner:
 
     def _dispatch(self) -> None:
         while not self._stopping:
-            self._wake.clear()
-            if self._in_flight >= self.concurrency:
-                self._wake.wait(0.05)
-                continue
-            now = self.clock()
-            item, due = self.queue.peek(now)
-            if item is None:
-                self._wait(None if due is None else due - now, idle=due is None)
-                continue
-            cost = self._cost(item)
             try:
-                grant, wait = self.limiter.try_acquire(cost)
-            except NeverFits as exc:
-                if self.queue.take(item):
-                    self._final(item, None, f"Too large for the rate limits: it {exc}.", "too_large")
-                continue
-            if grant is None:
-                self._wait(wait, idle=False)
-                continue
-            if not self.queue.take(item):  # canceled meanwhile
-                self.limiter.release(grant)
-                continue
-            with self._lock:
-                self._in_flight += 1
-            future = self._executor.submit(self._run, item, grant)
-            future.add_done_callback(lambda f, item=item, grant=grant: self._after(f, item, grant))
+                self._dispatch_one()
+            except STORAGE_ERRORS as exc:  # the store refused a write made here (a too-large item's failure)
+                self._storage_failed(exc)
+            except Exception:  # noqa: BLE001 - the dispatcher must outlive any one item
+                _log.exception("bulk dispatcher: unexpected error")
+                time.sleep(0.05)
+
+    def _dispatch_one(self) -> None:
+        """Admit the next item if the limits allow (one turn of the dispatcher)."""
+        self._wake.clear()
+        self._heartbeat()
+        if self._in_flight >= self.concurrency:
+            self._wake.wait(0.05)
+            return
+        now = self.clock()
+        item, due = self.queue.peek(now)
+        if item is None:
+            self._wait(None if due is None else due - now, idle=due is None)
+            return
+        cost = self._cost(item)
+        try:
+            grant, wait = self.limiter.try_acquire(cost)
+        except NeverFits as exc:
+            if self.queue.take(item):
+                self._final(item, None, f"Too large for the rate limits: it {exc}.", "too_large")
+            return
+        if grant is None:
+            self._wait(wait, idle=False)
+            return
+        if not self.queue.take(item):  # canceled meanwhile
+            self.limiter.release(grant)
+            return
+        with self._lock:
+            self._in_flight += 1
+        future = self._executor.submit(self._run, item, grant)
+        future.add_done_callback(lambda f, item=item, grant=grant: self._after(f, item, grant))
+
+    def _heartbeat(self) -> None:
+        """Tell the store, every few seconds, that this process still works its jobs (best effort)."""
+        now = time.monotonic()
+        if now - self._last_beat < HEARTBEAT_S:
+            return
+        self._last_beat = now
+        try:
+            self.store.heartbeat(self.jobs_here())
+        except STORAGE_ERRORS as exc:
+            _log.warning("bulk: heartbeat not written: %s", exc)
+
+    def _storage_failed(self, exc: BaseException) -> None:
+        """The store refused a write: interrupt every job here, so none is reported done while items are unsaved."""
+        reason = (f"Interrupted: the database could not be written ({type(exc).__name__}: "
+                  f"{(str(exc).strip().splitlines() or [''])[0][:160]}).")
+        with self._lock:
+            self.storage_error = self.storage_error or reason
+        _log.error("bulk: %s", reason)
+        for job_id in self.jobs_here():
+            self.interrupt(job_id, reason)
 
     def _wait(self, seconds: float | None, *, idle: bool) -> None:
         """Wait for time to pass (injected sleep: virtual time in tests) or for something to happen."""
@@ -337,7 +405,10 @@ class LiveRunner:
     def _after(self, future: Future, item: WorkItem, grant: Grant) -> None:
         try:
             error = future.exception()
-            if error is not None and not item.finished:  # a bug or a database error: still, never lose it
+            if isinstance(error, STORAGE_ERRORS):  # its result could not be stored: it is sent again on resume
+                self._storage_failed(error)
+                self._release(item)
+            elif error is not None and not item.finished:  # a bug: still, never lose the item
                 self._final(item, None, f"Internal error: {type(error).__name__}: {error}", "internal")
         finally:
             if grant.observed:
@@ -352,7 +423,7 @@ class LiveRunner:
 
     def _run(self, item: WorkItem, grant: Grant) -> None:
         if item.job_id in self._stopped_jobs:  # stopped after it was taken
-            self._final(item, None, self._stopped_jobs[item.job_id][1], "canceled")
+            self._stop_item(item)
             return
         item.attempts += 1
         with self._lock:
@@ -429,7 +500,7 @@ class LiveRunner:
 
     def _retry(self, item: WorkItem, not_before: float, why: str) -> None:
         if item.job_id in self._stopped_jobs:
-            return self._final(item, None, self._stopped_jobs[item.job_id][1], "canceled")
+            return self._stop_item(item)
         with self._lock:
             self.stats.retried += 1
         item.not_before = not_before
@@ -437,6 +508,37 @@ class LiveRunner:
         self.queue.push(item, self.clock())
         self._wake.set()
         return None
+
+    def _stop_item(self, item: WorkItem) -> None:
+        """An item of a stopped job: back to queued (interrupted) or failed with the job's reason (canceled)."""
+        stop = self._stopped_jobs[item.job_id]
+        if stop.requeue:
+            self._release(item)
+        else:
+            self._final(item, None, stop.reason, "canceled")
+
+    def _release(self, item: WorkItem) -> None:
+        """The item leaves this runner unfinished: queued again in the store, to be sent when the job resumes."""
+        with self._lock:
+            if item.finished:
+                return
+            item.finished = True
+        try:
+            self.store.mark(item.job_id, item.item_no, "queued", attempts=item.attempts, error=None)
+        except STORAGE_ERRORS as exc:  # still "running" there, which a resume sends again too
+            _log.warning("bulk: item %s-%s not re-queued in the store: %s", item.job_id, item.item_no, exc)
+        finally:
+            left = self._count_down(item.job_id)
+        if left <= 0:
+            self._maybe_finish(item.job_id)
+
+    def _count_down(self, job_id: str) -> int:
+        with self._lock:
+            self._outstanding[job_id] -= 1
+            left = self._outstanding[job_id]
+            if left <= 0:
+                del self._outstanding[job_id]
+            return left
 
     def _final(self, item: WorkItem, succeeded: bool | None, reason: str | None, kind: str = "other") -> None:
         """The item is over: failed with a reason and its kind (succeeded items were stored by the caller)."""
@@ -447,6 +549,8 @@ class LiveRunner:
         try:
             if not succeeded:
                 self.store.mark(item.job_id, item.item_no, "failed", attempts=item.attempts, error=reason, kind=kind)
+        except STORAGE_ERRORS as exc:  # not stored: the job ends interrupted and a resume sends the item again
+            self._storage_failed(exc)
         finally:  # the job's count goes down even if the database refused the row
             with self._lock:
                 if succeeded:
@@ -454,18 +558,24 @@ class LiveRunner:
                 else:
                     self.stats.failed += 1
                 self.stats.completions.append(self.clock())
-                self._outstanding[item.job_id] -= 1
-                left = self._outstanding[item.job_id]
-                if left <= 0:
-                    del self._outstanding[item.job_id]
+            left = self._count_down(item.job_id)
         if left <= 0:
             self._maybe_finish(item.job_id)
 
     def _maybe_finish(self, job_id: str) -> None:
         if self.outstanding(job_id):
             return
-        status, reason = self._stopped_jobs.get(job_id, ("done", None))
-        self.store.set_status(job_id, status, error=reason if status == "failed" else None, finished=True)
+        stop = self._stopped_jobs.get(job_id) or (
+            Stop("interrupted", self.storage_error, requeue=True) if self.storage_error else Stop("done", None))
+        self.outcomes[job_id] = stop
+        try:
+            if stop.status == "interrupted":
+                self.store.set_status(job_id, stop.status, error=stop.reason)
+            else:
+                self.store.set_status(job_id, stop.status, error=stop.reason if stop.status == "failed" else None,
+                                      finished=True)
+        except STORAGE_ERRORS as exc:  # `outcomes` still says how it ended; the store shows it running
+            _log.error("bulk: job %s ended %s but the store could not be told: %s", job_id, stop.status, exc)
 
 
 def _excerpt(text: str, limit: int = 120) -> str:

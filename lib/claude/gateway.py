@@ -474,6 +474,10 @@ class Gateway:
         sibling.client = self.client.with_options(max_retries=max_retries)
         return sibling
 
+    def close(self) -> None:
+        """Close the SDK client's connections (siblings share them)."""
+        self.client.close()
+
     def rate_limit_headers(self) -> dict[str, str] | None:
         """The anthropic-ratelimit-* headers of the last Messages response this process saw, if any."""
         latest = self._recording.latest_rate_limits

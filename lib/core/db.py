@@ -43,6 +43,7 @@ class Database:
                 raise DatabaseBusy(f"Cannot open {self.path}: it is locked.") from exc
             raise
         self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []  # closed before the connection, in close()
         migrate(self, migrations)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -51,6 +52,7 @@ class Database:
         if cur is None:
             cur = self._con.cursor()
             self._local.cursor = cur
+            self._cursors.append(cur)
         return cur
 
     @contextmanager
@@ -66,6 +68,10 @@ class Database:
         cur.commit()
 
     def close(self) -> None:
+        """Close every thread's cursor, then the connection (nothing of DuckDB is left for interpreter exit)."""
+        for cur in self._cursors:
+            cur.close()
+        self._cursors.clear()
         self._con.close()
 
 

@@ -130,6 +130,7 @@ class UsageLog:
             f"{db.path.name}-{hashlib.sha256(where.encode()).hexdigest()[:8]}{FALLBACK_SUFFIX}")
         self._fallback_lock = threading.Lock()
         self._unsaved: list[UsageRecord] = []  # refused by the database; written again before the next row
+        self._in_memory_only: list[UsageRecord] = []  # of those, the ones no fallback file took either
         self._written_aside: set[Path] = set()
 
     # -- writing -----------------------------------------------------------------------------
@@ -165,6 +166,7 @@ class UsageLog:
                     cur.execute(_INSERT, _row_values(held))
             count = len(self._unsaved)
             self._unsaved.clear()
+            self._in_memory_only.clear()
             for path in self._written_aside:  # every line in them was one of the rows just written
                 path.unlink(missing_ok=True)
             self._written_aside.clear()
@@ -174,6 +176,11 @@ class UsageLog:
         """Rows held in memory because the database refused them (each is also in a fallback file if a disk took it)."""
         with self._fallback_lock:
             return list(self._unsaved)
+
+    def in_memory_only(self) -> list[UsageRecord]:
+        """Rows neither the database nor any fallback file took: lost when this process ends, unless written now."""
+        with self._fallback_lock:
+            return list(self._in_memory_only)
 
     def _keep_aside(self, record: UsageRecord) -> str:
         line = record.model_dump_json() + "\n"
@@ -190,6 +197,7 @@ class UsageLog:
                     continue
                 self._written_aside.add(path)
                 return f"in memory and in {path}"
+            self._in_memory_only.append(record)
         return "in memory only (no disk took it)"
 
     def import_fallback(self) -> int:

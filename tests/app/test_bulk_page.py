@@ -91,3 +91,29 @@ def test_a_batch_run_shows_its_status_then_its_results(bulk, app_env):
     app_env.clock.advance(app_env.config.batch_delay_s + 1)  # the sandbox ends it
     run_until(bulk, lambda at: any(b.label.startswith("Review") for b in at.button))
     assert any("(batch: half price)" in m.value for m in bulk.markdown)
+
+
+def test_a_job_another_process_left_is_offered_for_resuming_never_resumed_by_itself(app, app_env):
+    import os
+
+    from lib.bulk import input as bulk_input
+    from lib.bulk.jobs import JobStore
+    from lib.services import open_database
+
+    rows = bulk_input.load(SAMPLE.read_bytes(), SAMPLE.name).rows[:5]
+    db = open_database(os.environ["SCRIBE_DB"])
+    gone = JobStore(db, owner="old-host:4242:gone")  # the process that started it was killed
+    job_id = gone.create_job(kind="live", user="rep", model="claude-sonnet-4-6", rows=rows, max_tokens=4000)
+    gone.mark(job_id, 1, "failed", error="Claude found no people in this note.", kind="no_people")
+    db.close()
+
+    bulk = open_page(app, "bulk")
+    assert any("1 job(s) stopped before they finished" in i.value for i in bulk.info)
+    assert any("4 of 5 note(s) were not finished" in w.value for w in bulk.warning)
+    assert any("pid 4242" in e.value for e in bulk.error)
+    assert not [e for e in app_env.journal if e["path"] == "/v1/messages"]  # nothing sent by opening the page
+    button(bulk, "Resume: send the 4 unfinished note(s)").click().run()
+    assert not bulk.exception, bulk.exception
+    run_until(bulk, lambda at: any("**Done**: " in m.value for m in at.markdown))
+    assert len([e for e in app_env.journal if e["path"] == "/v1/messages"]) == 4  # only the unfinished ones
+    assert not any(b.label.startswith("Resume") for b in bulk.button)

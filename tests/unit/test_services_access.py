@@ -48,7 +48,7 @@ def test_a_rep_reads_only_their_own_conversations_and_a_manager_reads_but_does_n
 
 
 def test_jobs_a_rep_sees_and_manages_only_their_own(app):
-    store = app.jobs(resume=False).store
+    store = app.jobs().store
     mine = store.create_job(kind="live", user=RITA.user, model="m", rows=[NoteRow(1, "n")], max_tokens=10)
     theirs = store.create_job(kind="live", user=ROB.user, model="m", rows=[NoteRow(1, "n")], max_tokens=10)
     assert [j.id for j in app.job_list(RITA)] == [mine]

@@ -28,7 +28,7 @@ def notes():
 def manager(sandbox, db):
     gateway = Gateway(UsageLog(db), api_key="sk-test-batch", base_url=sandbox.base_url, backend="sandbox")
     simulated = SimulatedTime(sandbox.clock.now, sandbox.clock.advance)
-    jobs = JobManager(gateway, db, clock=simulated.now, sleep=simulated.sleep, resume=False)
+    jobs = JobManager(gateway, db, clock=simulated.now, sleep=simulated.sleep)
     simulated.attach(jobs.runner)
     yield jobs
     jobs.shutdown()

@@ -25,7 +25,7 @@ def manager(sandbox, hermetic_env):
     db = open_database(hermetic_env)
     gateway = Gateway(UsageLog(db), api_key=KEY, base_url=sandbox.base_url, backend="sandbox")
     time = SimulatedTime(sandbox.clock.now, sandbox.clock.advance)
-    jobs = JobManager(gateway, db, concurrency=8, clock=time.now, sleep=time.sleep, resume=False)
+    jobs = JobManager(gateway, db, concurrency=8, clock=time.now, sleep=time.sleep)
     time.attach(jobs.runner)
     yield jobs
     jobs.shutdown()

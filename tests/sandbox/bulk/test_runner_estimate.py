@@ -25,7 +25,7 @@ def test_input_tokens_from_a_sample_match_what_a_run_is_charged(sandbox, gateway
     assert found.sampled == 5 and found.notes == 20 and found.output_tokens == 20 * TYPICAL_OUTPUT_TOKENS
     assert found.cached_tokens > 1024  # the house guide: cached on this model
     simulated = SimulatedTime(sandbox.clock.now, sandbox.clock.advance)
-    manager = JobManager(gateway, gateway.usage_log.db, clock=simulated.now, sleep=simulated.sleep, resume=False)
+    manager = JobManager(gateway, gateway.usage_log.db, clock=simulated.now, sleep=simulated.sleep)
     simulated.attach(manager.runner)
     try:
         manager.start_live(rows, user="dana", model=MODEL)

@@ -10,6 +10,7 @@ from lib.bulk import input as bulk_input
 from lib.bulk.manager import JobManager
 from lib.bulk.runner import SimulatedTime
 from lib.claude.gateway import Gateway
+from lib.core.errors import InputRejected
 from lib.usage.log import UsageLog
 
 SAMPLE = Path(__file__).resolve().parents[3] / "data" / "notes" / "sample_notes.csv"
@@ -22,11 +23,11 @@ def notes():
     return bulk_input.load(SAMPLE.read_bytes(), SAMPLE.name).rows
 
 
-def make_manager(sandbox, db, *, resume=False, key=KEY, concurrency=8):
+def make_manager(sandbox, db, *, key=KEY, concurrency=8, owner="this-process"):
     gateway = Gateway(UsageLog(db), api_key=key, base_url=sandbox.base_url, backend="sandbox")
     simulated = SimulatedTime(sandbox.clock.now, sandbox.clock.advance)
     manager = JobManager(gateway, db, concurrency=concurrency, clock=simulated.now, sleep=simulated.sleep,
-                         resume=resume)
+                         owner=owner)
     simulated.attach(manager.runner)
     return manager
 
@@ -118,18 +119,47 @@ def test_cancel_drops_what_was_not_sent_and_every_note_still_ends(sandbox, manag
     assert job.status == "done" and job.done == 40 and not manager.retryable(job_id)
 
 
-def test_a_job_left_running_by_a_stopped_process_is_resumed(sandbox, db, notes):
-    first = make_manager(sandbox, db)
+def test_a_job_left_running_by_a_stopped_process_waits_to_be_resumed(sandbox, db, notes):
+    first = make_manager(sandbox, db, owner="host:4242:gone")
     job_id = first.store.create_job(kind="live", user="dana", model=MODEL, rows=notes[:6], max_tokens=4000)
-    first.store.mark(job_id, 1, "running", attempts=1)  # it was in flight when the process stopped
+    first.store.mark(job_id, 1, "succeeded")  # finished before the process stopped
+    first.store.mark(job_id, 2, "running", attempts=1)  # in flight when it stopped
     first.shutdown()
-    second = make_manager(sandbox, db, resume=True)
+    second = make_manager(sandbox, db, owner="host:5151:new")
     try:
+        assert second.interrupted_on_start == [job_id]
+        job = second.store.job(job_id)
+        assert job.status == "interrupted" and "pid 4242" in job.error
+        assert not [e for e in sandbox.journal if e["path"] == "/v1/messages"]  # nothing sent by itself
+        assert second.resume_job(job_id) == 5
         assert second.runner.wait_idle(timeout_s=60)
         job = second.store.job(job_id)
-        assert job.status == "done" and job.done == 6
+        assert job.status == "done" and job.done == 6 and job.error is None
+        assert len([e for e in sandbox.journal if e["path"] == "/v1/messages"]) == 5  # not the finished one
     finally:
         second.shutdown()
+
+
+def test_interrupting_keeps_unsent_items_queued_and_resume_sends_each_once(sandbox, manager, notes):
+    sandbox.configure(ttft_ms=400)
+    job_id = manager.start_live(notes[:20], user="dana", model=MODEL)
+    while manager.store.job(job_id).done < 3:
+        time.sleep(0.01)
+    assert manager.interrupt("Interrupted by SIGTERM.", grace_s=60) == [job_id]
+    job = manager.store.job(job_id)
+    assert job.status == "interrupted" and job.error == "Interrupted by SIGTERM."
+    assert 3 <= job.done < 20 and job.counts["queued"] == 20 - job.done  # none failed as canceled
+    sent_before = len([e for e in sandbox.journal if e["path"] == "/v1/messages"])
+    assert sent_before == job.done  # the requests in flight finished and were kept
+    with pytest.raises(InputRejected):
+        manager.resume_job("no-such-job")
+    assert manager.resume_job(job_id) == 20 - job.done
+    assert manager.runner.wait_idle(timeout_s=60)
+    job = manager.store.job(job_id)
+    assert job.status == "done" and job.done == 20
+    assert len([e for e in sandbox.journal if e["path"] == "/v1/messages"]) == 20
+    rows = manager.store.db.cursor().execute("SELECT count(*) FROM usage_log").fetchone()[0]
+    assert rows == 20
 
 
 def test_a_spend_limit_stops_the_job_with_the_reason(sandbox, manager, notes):
@@ -153,7 +183,8 @@ def test_a_wrong_key_fails_the_job_once_not_note_by_note(sandbox, db, notes):
         manager.shutdown()
 
 
-def test_a_database_error_while_storing_a_result_still_ends_the_note(sandbox, manager, notes, monkeypatch):
+def test_a_result_the_database_refuses_interrupts_the_job_and_is_sent_again_on_resume(sandbox, manager, notes,
+                                                                                       monkeypatch):
     import duckdb
 
     real = manager.store.succeed
@@ -162,13 +193,16 @@ def test_a_database_error_while_storing_a_result_still_ends_the_note(sandbox, ma
     def flaky(job_id, item_no, *args, **kwargs):
         calls.append(item_no)
         if len(calls) == 1:
-            raise duckdb.IOException("disk full")
+            raise duckdb.IOException("No space left on device")
         return real(job_id, item_no, *args, **kwargs)
 
     monkeypatch.setattr(manager.store, "succeed", flaky)
     job_id = manager.start_live(notes[:3], user="dana", model=MODEL)
     assert manager.runner.wait_idle(timeout_s=30)
     job = manager.store.job(job_id)
-    assert job.status == "done" and job.done == 3
-    reasons = [e for s, e in item_states(manager, job_id) if s == "failed"]
-    assert any(r.startswith("Internal error: IOException: disk full") for r in reasons)
+    assert job.status == "interrupted" and "No space left on device" in job.error  # never "done"
+    assert job.failed == 0 and job.succeeded <= 2 and manager.runner.storage_error
+    assert manager.runner.outcomes[job_id].status == "interrupted"
+    assert manager.resume_job(job_id) == 3 - job.succeeded
+    assert manager.runner.wait_idle(timeout_s=30)
+    assert manager.store.job(job_id).status == "done" and manager.store.job(job_id).succeeded == 3
