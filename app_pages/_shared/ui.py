@@ -105,12 +105,28 @@ def guarded(action: Callable[[], T]) -> T | None:
         return action()
     except ScribeError as err:
         show_error(err)
-    except Exception:  # noqa: BLE001 - the boundary: whatever went wrong, the person sees a message, not a stack
+    except Exception as exc:  # noqa: BLE001 - the boundary: whatever went wrong, the person sees a message, not a stack
         reference = uuid.uuid4().hex[:8]
         _log.exception("unexpected error, reference %s", reference)
-        st.error(f"Something went wrong on Scribe's side; nothing you entered was lost. Reference: `{reference}` "
-                 "(the details are in the server log).")
+        if _disk_full(exc):
+            st.error("The disk that holds Scribe's database is full, so this could not be saved; nothing you entered "
+                     f"was lost. Free some space on it (or ask whoever runs Scribe to), then try again. Reference: "
+                     f"`{reference}`.")
+        else:
+            st.error(f"Something went wrong on Scribe's side; nothing you entered was lost. Reference: `{reference}` "
+                     "(the details are in the server log).")
     return None
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """A full disk, as the OS or DuckDB reports it (DuckDB wraps the OS error in its own text)."""
+    import errno
+
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "No space left on device" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def show_error(err: ScribeError) -> None:

@@ -526,7 +526,7 @@ class LiveRunner:
         try:
             self.store.mark(item.job_id, item.item_no, "queued", attempts=item.attempts, error=None)
         except STORAGE_ERRORS as exc:  # still "running" there, which a resume sends again too
-            _log.warning("bulk: item %s-%s not re-queued in the store: %s", item.job_id, item.item_no, exc)
+            _log.debug("bulk: item %s-%s not re-queued in the store: %s", item.job_id, item.item_no, exc)
         finally:
             left = self._count_down(item.job_id)
         if left <= 0:

@@ -14,18 +14,14 @@ from pathlib import Path
 import pytest
 
 from lib.services import open_database
+from tests.support.notes import write_notes_csv
 
 ROOT = Path(__file__).resolve().parents[3]
-NOTE = ("Call with {name} ({email}), VP Sales at Acme {n}. Stage: qualified. Budget $10,000. "
-        "Next step: demo next week.")
 
 
 @pytest.fixture
 def notes_file(tmp_path):
-    path = tmp_path / "notes.csv"
-    lines = ["note"] + [f'"{NOTE.format(name=f"Person {n}", email=f"p{n}@acme{n}.com", n=n)}"' for n in range(40)]
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_notes_csv(tmp_path / "notes.csv", 40)
 
 
 @pytest.fixture
@@ -58,7 +54,7 @@ def wait_for_replies(sandbox, count: int, timeout_s: float = 120) -> None:
 
 
 def counts(db_path) -> tuple[int, int, int]:
-    """(usage rows, items succeeded or failed, items done more than once by call id)."""
+    """(usage rows, items succeeded or failed, jobs)."""
     db = open_database(db_path)
     try:
         rows = db.cursor().execute("SELECT count(*) FROM usage_log").fetchone()[0]
@@ -87,7 +83,7 @@ def test_a_signal_interrupts_the_job_cleanly_and_resume_sends_only_the_rest(env,
     resumed = run(env, "resume", job_id)
     assert resumed.returncode == 0, resumed.stderr
     assert f"Resuming job {job_id}: {40 - done} note(s) still to send" in resumed.stdout
-    assert f"Job {job_id} (live, done): 40 item(s)" in resumed.stdout
+    assert f"Job {job_id} (live, done): 40 item(s), 40 succeeded, 0 failed" in resumed.stdout
     assert messages_sent(sandbox_realtime) == 40  # nothing sent twice
     assert counts(hermetic_env)[:2] == (40, 40)
 
