@@ -65,6 +65,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         command.add_argument("--poll-s", type=float, default=30.0, help="batch: seconds between status checks")
         command.add_argument("--grace-s", type=float, default=30.0,
                              help="live: on SIGTERM/SIGINT, how long to wait for the requests in flight")
+        command.add_argument("--storage-grace-s", type=float, default=60.0,
+                             help="live: how long to pause and retry while the database refuses writes (a full "
+                                  "disk) before the job is interrupted")
     return p.parse_args(argv)
 
 
@@ -111,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     auth_configured = _auth_configured()
     who = cli_identity(getattr(args, "user", None), app.rules, auth_configured=auth_configured)
     manager = app.jobs()
+    manager.runner.storage_grace_s = args.storage_grace_s
     print(f"Backend: {'sandbox (offline simulator, nothing billed)' if app.backend.is_sandbox else 'Claude API'}")
     for job_id in manager.interrupted_on_start:
         print(f"Job {job_id} was left unfinished by a process that stopped; resume it with: "
@@ -238,6 +242,9 @@ def _wait_live(args: argparse.Namespace, manager: JobManager, job_id: str) -> in
             print(f"  {job.done}/{job.total} done, {job.failed} failed", flush=True)
             last = time.monotonic()
         STOP.event.wait(0.2)
+    if manager.runner.storage_waits:
+        print("The database refused writes for a while (a full disk?); the run paused until it took them again.",
+              file=sys.stderr)
     outcome = manager.runner.outcomes.get(job_id)
     if outcome is None or outcome.status != "interrupted":
         return None

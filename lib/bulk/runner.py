@@ -14,9 +14,10 @@ sync Gateway. So concurrency follows the headers: as many requests are in flight
   with the reason (401, budget and spend limit stop the job: every other item would fail the same way).
 - Every item ends succeeded or failed with a reason, in the JobStore; every HTTP attempt is a usage row.
 - Interrupting a job (SIGTERM, a full disk) stops admitting its items; those queued go back to queued in
-  the store, those in flight finish and are kept; the job is then `interrupted`, ready to resume. When the
-  store cannot be written, every job here is interrupted that way and `storage_error` says why: nothing is
-  reported done that was not stored.
+  the store, those in flight finish and are kept; the job is then `interrupted`, ready to resume.
+- When the store refuses a write (a full disk), nothing new is sent and the write is tried again for up
+  to `storage_grace_s`: a disk that fills for a while costs a pause, not a note. Past that, every job
+  here is interrupted and `storage_error` says why: nothing is reported done that was not stored.
 - Time is injectable (`clock`, `sleep`) so tests run it on the sandbox's virtual clock.
 """
 
@@ -214,7 +215,8 @@ class LiveRunner:
     def __init__(self, gateway: Gateway, store: JobStore, *, limiter: RateLimiter | None = None,
                  concurrency: int = 8, clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] | None = None, max_attempts: int = 5,
-                 max_rate_limited: int = 10, backoff_s: float = 0.5, max_backoff_s: float = 8.0):
+                 max_rate_limited: int = 10, backoff_s: float = 0.5, max_backoff_s: float = 8.0,
+                 storage_grace_s: float = 60.0):
         self.gateway = gateway.with_max_retries(0)
         self.store = store
         self.clock = clock
@@ -224,6 +226,9 @@ class LiveRunner:
         self.max_rate_limited = max_rate_limited
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
+        self.storage_grace_s = storage_grace_s
+        self.storage_waits = 0  # writes that had to wait for the store (for the CLI's summary)
+        self._storage_waiting = 0  # threads waiting for the store to take a write: admit nothing meanwhile
         self.queue = FairQueue()
         self.estimator = InputEstimator()
         self.stats = RunnerStats()
@@ -340,7 +345,7 @@ class LiveRunner:
         """Admit the next item if the limits allow (one turn of the dispatcher)."""
         self._wake.clear()
         self._heartbeat()
-        if self._in_flight >= self.concurrency:
+        if self._in_flight >= self.concurrency or self._storage_waiting:
             self._wake.wait(0.05)
             return
         now = self.clock()
@@ -376,6 +381,26 @@ class LiveRunner:
             self.store.heartbeat(self.jobs_here())
         except STORAGE_ERRORS as exc:
             _log.warning("bulk: heartbeat not written: %s", exc)
+
+    def _stored(self, write: Callable[..., object], *args: object, **kwargs: object) -> object:
+        """`write(*args)` to the store; while it refuses, try again (admitting nothing) for up to storage_grace_s."""
+        deadline = None
+        while True:
+            try:
+                return write(*args, **kwargs)
+            except STORAGE_ERRORS:
+                now = time.monotonic()
+                deadline = deadline if deadline is not None else now + self.storage_grace_s
+                if now >= deadline or self._stopping:
+                    raise
+                with self._lock:
+                    self._storage_waiting += 1
+                    self.storage_waits += 1
+                try:
+                    time.sleep(0.25)
+                finally:
+                    with self._lock:
+                        self._storage_waiting -= 1
 
     def _storage_failed(self, exc: BaseException) -> None:
         """The store refused a write: interrupt every job here, so none is reported done while items are unsaved."""
@@ -438,10 +463,10 @@ class LiveRunner:
             return
         self._settle(item, grant, result.record)
         if not parsed.people:
-            self.store.add_spend(item.job_id, item.item_no, result.record)
+            self._stored(self.store.add_spend, item.job_id, item.item_no, result.record)
             self._final(item, None, "Claude found no people in this note.", "no_people")
             return
-        self.store.succeed(item.job_id, item.item_no, parsed, result, attempts=item.attempts)
+        self._stored(self.store.succeed, item.job_id, item.item_no, parsed, result, attempts=item.attempts)
         self._final(item, True, None)
 
     def _settle(self, item: WorkItem, grant: Grant, record) -> None:  # noqa: ANN001 - UsageRecord | None
@@ -459,7 +484,7 @@ class LiveRunner:
         if isinstance(err, ReplyInvalid):
             record = getattr(err.result, "record", None)
             self._settle(item, grant, record)
-            self.store.add_spend(item.job_id, item.item_no, record)
+            self._stored(self.store.add_spend, item.job_id, item.item_no, record)
             item.invalid += 1
             if item.invalid < 2:
                 return self._retry(item, now, "invalid reply")
@@ -504,7 +529,8 @@ class LiveRunner:
         with self._lock:
             self.stats.retried += 1
         item.not_before = not_before
-        self.store.mark(item.job_id, item.item_no, "queued", attempts=item.attempts, error=f"retrying: {why}")
+        self._stored(self.store.mark, item.job_id, item.item_no, "queued", attempts=item.attempts,
+                     error=f"retrying: {why}")
         self.queue.push(item, self.clock())
         self._wake.set()
         return None
@@ -548,7 +574,8 @@ class LiveRunner:
             item.finished = True
         try:
             if not succeeded:
-                self.store.mark(item.job_id, item.item_no, "failed", attempts=item.attempts, error=reason, kind=kind)
+                self._stored(self.store.mark, item.job_id, item.item_no, "failed", attempts=item.attempts,
+                             error=reason, kind=kind)
         except STORAGE_ERRORS as exc:  # not stored: the job ends interrupted and a resume sends the item again
             self._storage_failed(exc)
         finally:  # the job's count goes down even if the database refused the row

@@ -183,20 +183,36 @@ def test_a_wrong_key_fails_the_job_once_not_note_by_note(sandbox, db, notes):
         manager.shutdown()
 
 
-def test_a_result_the_database_refuses_interrupts_the_job_and_is_sent_again_on_resume(sandbox, manager, notes,
-                                                                                       monkeypatch):
+def refusing(store, calls, refusals):
+    """store.succeed, refused with a full-disk error the first `refusals` times."""
     import duckdb
 
-    real = manager.store.succeed
-    calls = []
+    real = store.succeed
 
     def flaky(job_id, item_no, *args, **kwargs):
         calls.append(item_no)
-        if len(calls) == 1:
+        if len(calls) <= refusals:
             raise duckdb.IOException("No space left on device")
         return real(job_id, item_no, *args, **kwargs)
 
-    monkeypatch.setattr(manager.store, "succeed", flaky)
+    return flaky
+
+
+def test_a_result_the_database_refuses_for_a_while_is_stored_once_it_has_room(sandbox, manager, notes, monkeypatch):
+    calls = []
+    monkeypatch.setattr(manager.store, "succeed", refusing(manager.store, calls, refusals=3))
+    job_id = manager.start_live(notes[:3], user="dana", model=MODEL)
+    assert manager.runner.wait_idle(timeout_s=30)
+    job = manager.store.job(job_id)
+    assert job.status == "done" and job.failed == 0 and job.succeeded == 3
+    assert manager.runner.storage_waits >= 3 and manager.runner.storage_error is None
+    assert len([e for e in sandbox.journal if e["path"] == "/v1/messages"]) == 3  # nothing sent twice
+
+
+def test_a_database_that_keeps_refusing_interrupts_the_job_which_resumes_later(sandbox, manager, notes, monkeypatch):
+    manager.runner.storage_grace_s = 0
+    calls = []
+    monkeypatch.setattr(manager.store, "succeed", refusing(manager.store, calls, refusals=1))
     job_id = manager.start_live(notes[:3], user="dana", model=MODEL)
     assert manager.runner.wait_idle(timeout_s=30)
     job = manager.store.job(job_id)
