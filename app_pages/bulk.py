@@ -73,7 +73,10 @@ def show_estimates(notes: BulkInput, model: str, tag: str) -> Estimate | None:
     if cached is None or cached[0] != key:
         try:
             with st.spinner("Counting tokens on a sample of the notes…"):
-                found = estimate(resources.services().gateway, notes.rows, model=model, limits=limits)
+                app = resources.services()
+                found = estimate(app.gateway, notes.rows, model=model, limits=limits,
+                                 concurrency=app.settings.scribe_bulk_concurrency,
+                                 latency_s=app.usage_log.typical_latency_s("extract", model))
         except ScribeError as err:
             ui.show_error(err)
             return None

@@ -4,8 +4,10 @@ Input tokens come from count_tokens on a sample of the notes (free; each note's 
 of the prompt plus tokens per character of the note, fitted on the sample), output from a typical
 extraction's size. Live: the house guide is written to the cache once and read by every later call
 (cache reads cost 0.1x and do not count toward the input-token rate limit). Batch: no cache hits
-assumed, every token at half price. Live time comes from the rate limits the last response reported
-(`Gateway.rate_limit_headers`); batch time is the API's promise.
+assumed, every token at half price. Live time is the longer of two bounds: what the rate limits the last
+response reported allow (`Gateway.rate_limit_headers`), and how long the notes take `concurrency` at a
+time at the latency recent extractions had (a guess of DEFAULT_LATENCY_S before any). Batch time is the
+API's promise.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from lib.usage import pricing
 from lib.work.schemas import Extraction
 
 TYPICAL_OUTPUT_TOKENS = 450  # a 1-3 person extraction with evidence quotes is ~300-700 tokens
+DEFAULT_LATENCY_S = 8.0  # ~450 output tokens at ~60 tokens/s plus time to first token, before any call shows it
 SAMPLE_SIZE = 5
 BATCH_TIME = "within 24 h, usually under 1 h"
 
@@ -51,8 +54,10 @@ class Estimate:
 
 
 def estimate(gateway: Gateway, rows: list[NoteRow], *, model: str, max_tokens: int = 4000,
-             limits: dict[str, int] | None = None, sample_size: int = SAMPLE_SIZE) -> Estimate:
-    """Cost and time of live and batch for `rows` (count_tokens on up to `sample_size` of them)."""
+             limits: dict[str, int] | None = None, sample_size: int = SAMPLE_SIZE, concurrency: int = 8,
+             latency_s: float | None = None) -> Estimate:
+    """Cost and time of live and batch for `rows` (count_tokens on up to `sample_size` of them).
+    `latency_s`: how long one extraction takes (recent calls'); None = DEFAULT_LATENCY_S, said to be a guess."""
     if not rows:
         raise ValueError("no notes to estimate")
     sample = [rows[round(i * (len(rows) - 1) / max(1, min(sample_size, len(rows)) - 1))]
@@ -71,11 +76,15 @@ def estimate(gateway: Gateway, rows: list[NoteRow], *, model: str, max_tokens: i
     limits = limits if limits is not None else limits_from_headers(gateway.rate_limit_headers())
     charge = total_in / n - cached  # what one call takes from the input-token bucket
     rate = sustained_rate(limits, charge, TYPICAL_OUTPUT_TOKENS) if limits else None
-    seconds = n / rate if rate else None
+    by_limits = n / rate if rate else 0.0
+    by_latency = math.ceil(n / concurrency) * (latency_s or DEFAULT_LATENCY_S)
+    seconds = max(by_limits, by_latency)
+    guessed = [] if latency_s else ["no extraction has shown its time yet"]
+    guessed += [] if limits else ["the rate limits are not known until the first reply"]
+    time_text = _duration(seconds) + (f" (a guess: {'; '.join(guessed)})" if guessed else "")
     return Estimate(
         notes=n, model=model, input_tokens=total_in, cached_tokens=cached, output_tokens=out,
-        live=ModeEstimate("live", live_cost, seconds, _duration(seconds) if seconds is not None else
-                          "unknown until the first reply shows the rate limits"),
+        live=ModeEstimate("live", live_cost, seconds, time_text),
         batch=ModeEstimate("batch", batch_cost, None, BATCH_TIME),
         limits=dict(limits), binding=binding_dimension(limits, charge, TYPICAL_OUTPUT_TOKENS) if limits else None,
         sampled=len(sample))

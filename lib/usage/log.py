@@ -244,6 +244,13 @@ class UsageLog:
                FROM usage_log WHERE call_id IN (SELECT unnest(?)) GROUP BY call_id""", [ids]).fetchall()
         return {call_id: (Decimal(str(cost)) if cost is not None else None) for call_id, cost in rows}
 
+    def typical_latency_s(self, feature: str, model: str, *, last: int = 50) -> float | None:
+        """Median seconds of the last `last` successful calls of a feature on a model; None before any."""
+        row = self.db.cursor().execute(
+            "SELECT median(latency_ms) FROM (SELECT latency_ms FROM usage_log WHERE feature = ? AND model = ? "
+            "AND status = 'ok' AND latency_ms IS NOT NULL ORDER BY id DESC LIMIT ?)", [feature, model, last]).fetchone()
+        return row[0] / 1000 if row and row[0] is not None else None
+
     def recent(self, limit: int = 50) -> pd.DataFrame:
         return self.db.cursor().execute(
             "SELECT * FROM usage_log ORDER BY id DESC LIMIT ?", [limit]
