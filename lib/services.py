@@ -16,6 +16,7 @@ import it, so its checks live in these methods; the pages call these, not the ra
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -96,16 +97,41 @@ class Services:
     backend: Backend
     gateway: Gateway
     usage_log: UsageLog
-    usage: UsageQueries
     budgets: BudgetStore
     budget_guard: BudgetGuard
-    crm: CrmStore
-    outcomes: OutcomeLog
-    conversations: ConversationStore
     rules: RoleRules = field(default_factory=RoleRules)
     catalogue: FieldCatalogue = field(default_factory=lambda: _empty_catalogue())
     _jobs: JobManager | None = field(default=None, repr=False)
     _jobs_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _crm: CrmStore | None = field(default=None, repr=False)
+    _parts_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    # The stores below are made on first use: the bulk CLI needs none of them, nor the pandas they import.
+
+    @property
+    def crm(self) -> CrmStore:
+        with self._parts_lock:
+            if self._crm is None:
+                self._crm = build_crm(self.settings, self.db, self.catalogue)
+            return self._crm
+
+    @functools.cached_property
+    def usage(self) -> UsageQueries:
+        from lib.usage.queries import UsageQueries
+
+        return UsageQueries(self.db)
+
+    @functools.cached_property
+    def outcomes(self) -> OutcomeLog:
+        from lib.usage.outcomes import OutcomeLog
+
+        return OutcomeLog(self.db)
+
+    @functools.cached_property
+    def conversations(self) -> ConversationStore:
+        from lib.work.conversations import ConversationStore
+
+        return ConversationStore(self.db)
 
     def jobs(self) -> JobManager:
         """The process's bulk JobManager, made on first use (its worker threads outlive any session). Jobs
@@ -332,9 +358,6 @@ def build(settings: Settings | None = None, *, db: Database | None = None, backe
     from lib.crm.fields import load_catalogue
     from lib.usage.budgets import BudgetGuard
     from lib.usage.log import UsageLog
-    from lib.usage.outcomes import OutcomeLog
-    from lib.usage.queries import UsageQueries
-    from lib.work.conversations import ConversationStore
 
     settings = settings or load_settings()
     rules = role_rules(settings)  # a malformed entry stops the start, with the entry named
@@ -347,13 +370,11 @@ def build(settings: Settings | None = None, *, db: Database | None = None, backe
                       max_retries=settings.scribe_max_retries, timeout_s=settings.scribe_timeout_s,
                       budget_check=guard)
     catalogue = load_catalogue(settings.scribe_field_catalogue)
-    crm = build_crm(settings, db, catalogue)
+    app = Services(settings=settings, db=db, backend=backend, gateway=gateway, usage_log=usage_log,
+                   budgets=guard.store, budget_guard=guard, rules=rules, catalogue=catalogue)
     if seed:
-        crm.seed_if_empty()
-    return Services(settings=settings, db=db, backend=backend, gateway=gateway, usage_log=usage_log,
-                    usage=UsageQueries(db), budgets=guard.store, budget_guard=guard, crm=crm, outcomes=OutcomeLog(db),
-                    conversations=ConversationStore(db), rules=rules,
-                    catalogue=catalogue)
+        app.crm.seed_if_empty()
+    return app
 
 
 def role_rules(settings: Settings) -> RoleRules:

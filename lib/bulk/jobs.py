@@ -21,9 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from lib.bulk.input import NoteRow
 from lib.claude.gateway import CallResult
@@ -31,6 +29,9 @@ from lib.core.db import Database
 from lib.usage.log import UsageRecord
 from lib.work.extraction import NoteExtraction, note_date_of
 from lib.work.schemas import Extraction
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FINAL = ("succeeded", "failed")
 _JOBS_SELECT = (
@@ -45,6 +46,7 @@ _JOBS_SELECT = (
     "FROM jobs j LEFT JOIN job_items i ON i.job_id = j.id"
 )
 ACTIVE_JOB = ("running", "submitted", "canceling")
+_INSERT_CHUNK = 200  # job items per INSERT
 INTERRUPTED = "interrupted"
 PROCESS_OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"  # this process, as a job's owner
 
@@ -139,17 +141,13 @@ class JobStore:
                 "created_at, owner, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [job_id, kind, user, model, max_tokens, priority, source, status, len(rows), bad_rows, now,
                  self.owner, now])
-            items = pd.DataFrame(
-                [[job_id, n, r.row, r.text(), r.note_date, r.author, r.contact, "queued", now]
-                 for n, r in enumerate(rows, start=1)],
-                columns=["job_id", "item_no", "source_row", "note", "note_date", "author", "contact", "status",
-                         "updated_at"]).astype({"note_date": "object", "author": "object", "contact": "object"})
-            cur.register("new_job_items", items)  # one insert for thousands of rows (executemany is slow)
-            try:
-                cur.execute("INSERT INTO job_items (job_id, item_no, source_row, note, note_date, author, contact, "
-                            "status, updated_at) SELECT * FROM new_job_items")
-            finally:
-                cur.unregister("new_job_items")
+            items = [[job_id, n, r.row, r.text(), r.note_date, r.author, r.contact, "queued", now]
+                     for n, r in enumerate(rows, start=1)]
+            for start in range(0, len(items), _INSERT_CHUNK):  # multi-row inserts: no pandas on the CLI's path
+                chunk = items[start:start + _INSERT_CHUNK]
+                marks = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+                cur.execute("INSERT INTO job_items (job_id, item_no, source_row, note, note_date, author, contact, "  # noqa: S608
+                            f"status, updated_at) VALUES {marks}", [value for item in chunk for value in item])
         return job_id
 
     def job(self, job_id: str) -> JobInfo | None:

@@ -31,7 +31,9 @@ class Backend:
 def is_sandbox_url(base_url: str) -> bool:
     """True when base_url answers like Scribe's sandbox (a sandbox started by hand, say)."""
     try:
-        response = httpx2.get(base_url.rstrip("/") + "/_sandbox/health", timeout=1.0)
+        # No certificate store to load for a plain-HTTP probe (a local sandbox); it sends no key either way.
+        response = httpx2.get(base_url.rstrip("/") + "/_sandbox/health", timeout=1.0,
+                              verify=not base_url.startswith("http://"))
     except httpx2.HTTPError:
         return False
     return response.status_code == 200

@@ -39,8 +39,7 @@ from lib.core.errors import BudgetExceeded
 from lib.core.models import LADDER, model_table
 from lib.core.settings import FEATURES, Settings, load_settings
 from lib.usage import pricing
-from lib.usage.queries import UsageQueries
-from lib.usage.queries import format_usd as usd
+from lib.usage.pricing import format_usd as usd
 
 SCOPES = ("team", "user", "feature")
 PERIODS = ("day", "month")
@@ -229,9 +228,17 @@ class BudgetGuard:
         self.ttl_s = ttl_s
         self.now = now or (lambda: datetime.now(UTC))
         self.store = BudgetStore(db)
-        self.queries = UsageQueries(db, prices=self.prices)
+        self._queries = None
         self._cache: tuple[float, list[BudgetStatus], Settings] | None = None
         self._lock = threading.Lock()
+
+    @property
+    def queries(self):  # noqa: ANN201 - UsageQueries; made on first use: no budget, no pandas (the bulk CLI)
+        if self._queries is None:
+            from lib.usage.queries import UsageQueries
+
+            self._queries = UsageQueries(self.db, prices=self.prices)
+        return self._queries
 
     def invalidate(self) -> None:
         """Forget the cached spend (after a budget changes, or in tests)."""

@@ -19,16 +19,18 @@ import hashlib
 import os
 import threading
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 from pydantic import BaseModel, Field
 
 from lib.core.db import Database
+
+if TYPE_CHECKING:  # the frames come from DuckDB's .df(); the bulk CLI never pays for importing pandas
+    import pandas as pd
 
 FALLBACK_SUFFIX = ".usage-fallback.jsonl"
 STORAGE_ERRORS = (duckdb.Error, OSError)  # what a write may raise when the database or its disk refuses
@@ -273,7 +275,7 @@ class UsageLog:
         """Known spend since 00:00 UTC today."""
         day = today or datetime.now(UTC).date()
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        return self.spend_between(start, start + pd.Timedelta(days=1), backend=backend)
+        return self.spend_between(start, start + timedelta(days=1), backend=backend)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -462,3 +462,17 @@ def _cache_ratios(card: Mapping[str, Any]) -> dict[str, Decimal]:
                 if rate is not None:
                     ratios[kind] = rate / input_rate
     return ratios
+
+
+def format_usd(amount: Decimal | float | int | None) -> str:
+    """Dollars for people: cents from $1 up; below, up to four decimals (at least two): $0.50, $0.0364."""
+    if amount is None:
+        return "—"
+    amount = Decimal(str(amount))
+    sign, amount = ("−" if amount < 0 else ""), abs(amount)
+    if amount >= 1 or amount == 0:
+        return f"{sign}${amount:,.2f}"
+    if amount < Decimal("0.0001"):
+        return f"{sign}<$0.0001"
+    text = f"{amount:.4f}".rstrip("0")
+    return f"{sign}${text}{'0' * (4 - len(text))}"

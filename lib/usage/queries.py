@@ -53,6 +53,7 @@ import pyarrow.csv as pa_csv
 from lib.core.db import Database
 from lib.usage import pricing
 from lib.usage.log import write_lock
+from lib.usage.pricing import format_usd  # noqa: F401 - re-exported: the pages format money from here
 
 BUCKETS = ("hour", "day", "week")
 TOKEN_KINDS = ("uncached_input", "cache_write_5m", "cache_write_1h", "cache_read", "output")
@@ -893,18 +894,6 @@ def _scenario_tokens(scenario: str, tokens: dict[str, int], share: float) -> dic
 # -- helpers ------------------------------------------------------------------------------------------
 
 
-def format_usd(amount: Decimal | float | int | None) -> str:
-    """Dollars for people: cents from $1 up; below, up to four decimals (at least two): $0.50, $0.0364."""
-    if amount is None:
-        return "—"
-    amount = Decimal(str(amount))
-    sign, amount = ("−" if amount < 0 else ""), abs(amount)
-    if amount >= 1 or amount == 0:
-        return f"{sign}${amount:,.2f}"
-    if amount < Decimal("0.0001"):
-        return f"{sign}<$0.0001"
-    text = f"{amount:.4f}".rstrip("0")
-    return f"{sign}${text}{'0' * (4 - len(text))}"
 
 
 def period_starts(now: datetime | None = None) -> tuple[datetime, datetime]:
