@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["lib.sandbox.testing"]
+pytest_plugins = ["lib.sandbox.testing", "tests.support.postgres"]
 
 TIERS = ("unit", "sandbox", "hubspot", "app", "browser", "live")
 SECRET_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL", "ANTHROPIC_ADMIN_KEY")
