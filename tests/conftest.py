@@ -44,6 +44,20 @@ def db(hermetic_env: Path):
     return open_database(hermetic_env)
 
 
+@pytest.fixture(params=["duckdb", "postgres"])
+def database(request: pytest.FixtureRequest, hermetic_env: Path):
+    """This test's own database, migrated: once on DuckDB, once on Postgres (skipped, with the reason,
+    where Postgres is not installed). Store tests take this instead of `db`."""
+    from lib.services import open_database
+
+    if request.param == "duckdb":
+        database = open_database(hermetic_env)
+    else:
+        database = open_database(request.getfixturevalue("postgres_url"), local_path=hermetic_env)
+    yield database
+    database.close()
+
+
 @pytest.fixture
 def crm(db):
     """The CRM store on this test's database, with the sample CRM loaded."""

@@ -19,11 +19,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from lib.core.db import Database
+from lib.core.db import DB_ERRORS, Database
 
 FALLBACK_SUFFIX = ".usage-fallback.jsonl"
 
@@ -108,7 +107,7 @@ class UsageLog:
     # -- writing -----------------------------------------------------------------------------
 
     def write(self, record: UsageRecord) -> int:
-        """Insert one row and return its id. Raises duckdb.Error; see `write_or_fallback`."""
+        """Insert one row and return its id. Raises one of DB_ERRORS; see `write_or_fallback`."""
         with write_lock(self.db):
             return self.db.cursor().execute(_INSERT, _row_values(record)).fetchone()[0]
 
@@ -120,7 +119,7 @@ class UsageLog:
         """
         try:
             return self.write(record), None
-        except duckdb.Error as exc:
+        except DB_ERRORS as exc:
             self._append_fallback(record)
             return None, (
                 f"The usage log could not be written ({type(exc).__name__}); the row was kept in "

@@ -140,8 +140,11 @@ def _admin(server: PostgresServer, *statements: str) -> None:
 
 
 def _make_template(server: PostgresServer) -> None:
-    """The database copied for each test."""
+    """A database with every package's tables migrated, copied for each test."""
+    from lib.services import open_database
+
     _admin(server, f"CREATE DATABASE {TEMPLATE}")
+    open_database(server.url(TEMPLATE), local_path=server.folder / "template").close()
 
 
 @pytest.fixture(scope="session")

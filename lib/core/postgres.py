@@ -1,0 +1,179 @@
+"""Postgres (team mode, SCRIBE_DATABASE_URL): the same `Database` API as the DuckDB file, on a pool.
+
+Several app processes and the CLI share one database. `cursor()` and `transaction()` behave as on
+DuckDB, so a store needs no second code path for them:
+
+- outside a transaction, each `execute` borrows a pooled connection (autocommit), runs the statement,
+  reads its whole result and gives the connection back (Scribe's queries return small results);
+- inside `transaction()`, this thread's `cursor()` is the transaction's (as DuckDB's per-thread cursor
+  is), so a store that reads through `db.cursor()` mid-transaction sees its own uncommitted writes.
+
+Statements are written with DuckDB's `?` placeholders; the adapter turns them into psycopg's. Values
+are bound by psycopg's client-side cursor (quoted by the driver, never by us): server-side binding
+would make Postgres guess the type of a bare parameter (`? IS NULL`), which DuckDB never asks for.
+Errors come out as `lib.core.db.DatabaseError`, which every store catches beside `duckdb.Error`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pandas as pd
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from lib.core.db import DatabaseError, Migration, migrate
+
+
+def placeholders(sql: str) -> str:
+    """DuckDB-style SQL in psycopg's format: `?` outside quotes -> %s; every literal % doubled."""
+    out: list[str] = []
+    quote: str | None = None
+    for ch in sql:
+        if quote is not None:
+            out.append("%%" if ch == "%" else ch)
+            if ch == quote:
+                quote = None
+        elif ch in ("'", '"'):
+            quote = ch
+            out.append(ch)
+        elif ch == "?":
+            out.append("%s")
+        else:
+            out.append("%%" if ch == "%" else ch)
+    return "".join(out)
+
+
+def redact(url: str) -> str:
+    """The URL without its password (for messages: never show the secret)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class PgCursor:
+    """What the stores use of a DuckDB cursor: execute(?-params), executemany, fetchone, fetchall,
+    df, description. Bound to one connection inside a transaction, else to the pool."""
+
+    def __init__(self, pool: ConnectionPool | None = None, conn: psycopg.Connection | None = None):
+        self._pool = pool
+        self._conn = conn
+        self._rows: list[tuple] = []
+        self._pos = 0
+        self.description: list[tuple] | None = None
+        self.rowcount = -1
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor:
+        """Run one statement (or, without parameters, several) and keep its whole result."""
+        query, args = (placeholders(sql), list(params)) if params else (sql, None)
+        return self._run(lambda cur: cur.execute(query, args))
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> PgCursor:
+        query = placeholders(sql)
+        return self._run(lambda cur: cur.executemany(query, [list(r) for r in rows]))
+
+    def _run(self, action) -> PgCursor:
+        try:
+            if self._conn is not None:
+                self._read(self._conn, action)
+            else:
+                with self._pool.connection() as conn:
+                    self._read(conn, action)
+        except psycopg.Error as exc:
+            raise DatabaseError(f"Postgres refused a statement: {type(exc).__name__}: {exc}".strip()) from exc
+        except PoolTimeout as exc:
+            raise DatabaseError("No Postgres connection was free in time.",
+                                "The database is busy or unreachable; try again.") from exc
+        return self
+
+    def _read(self, conn: psycopg.Connection, action) -> None:
+        with conn.cursor() as cur:
+            action(cur)
+            self.rowcount = cur.rowcount
+            self.description = [tuple(c) for c in cur.description] if cur.description else None
+            self._rows = cur.fetchall() if cur.description else []
+            self._pos = 0
+
+    def fetchone(self) -> tuple | None:
+        if self._pos >= len(self._rows):
+            return None
+        self._pos += 1
+        return self._rows[self._pos - 1]
+
+    def fetchall(self) -> list[tuple]:
+        rows, self._pos = self._rows[self._pos:], len(self._rows)
+        return rows
+
+    def df(self) -> pd.DataFrame:
+        """The result as a DataFrame (columns in order; pandas infers each column's type)."""
+        names = [d[0] for d in self.description or []]
+        return pd.DataFrame.from_records(self.fetchall(), columns=names)
+
+
+class PostgresDatabase:
+    """A Postgres database reached through a connection pool; use `cursor()` from any thread."""
+
+    dialect = "postgres"
+
+    def __init__(self, url: str, migrations: Sequence[Migration] = (), *, path: Path | str,
+                 min_size: int = 1, max_size: int = 10, timeout_s: float = 30.0):
+        """`path` names local side files (the usage log's fallback file is kept beside it)."""
+        self.url = url
+        self.path = Path(path)
+        self.label = redact(url)
+        self._local = threading.local()
+        self._pool = ConnectionPool(
+            url, min_size=min_size, max_size=max_size, timeout=timeout_s, open=False, name="scribe",
+            kwargs={"autocommit": True, "cursor_factory": psycopg.ClientCursor},
+            check=ConnectionPool.check_connection)
+        try:
+            self._pool.open(wait=True, timeout=timeout_s)
+        except PoolTimeout as exc:
+            self._pool.close()
+            raise DatabaseError(f"Cannot reach Postgres at {self.label}.",
+                                "Check SCRIBE_DATABASE_URL and that the server is running.") from exc
+        migrate(self, migrations)
+
+    def cursor(self) -> PgCursor:
+        """This thread's transaction's cursor inside `transaction()`, else one that uses the pool."""
+        tx = getattr(self._local, "tx", None)
+        return tx if tx is not None else PgCursor(pool=self._pool)
+
+    @contextmanager
+    def transaction(self) -> Iterator[PgCursor]:
+        """All or nothing: commit when the block ends, roll back if it raises."""
+        if getattr(self._local, "tx", None) is not None:
+            raise RuntimeError("transaction() is not reentrant (DuckDB's is not either)")
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                self._local.tx = PgCursor(conn=conn)
+                try:
+                    yield self._local.tx
+                finally:
+                    self._local.tx = None
+        except psycopg.Error as exc:  # at COMMIT (a statement's own errors are already DatabaseError)
+            raise DatabaseError(f"Postgres refused a transaction: {type(exc).__name__}: {exc}") from exc
+
+    @contextmanager
+    def migration_lock(self) -> Iterator[None]:
+        """One process at a time runs migrations (several replicas may start together)."""
+        with self._pool.connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(hashtext('scribe_migrations'))")
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext('scribe_migrations'))")
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __repr__(self) -> str:
+        return f"PostgresDatabase({self.label!r})"
