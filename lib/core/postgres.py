@@ -16,6 +16,7 @@ Errors come out as `lib.core.db.DatabaseError`, which every store catches beside
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,22 +32,17 @@ from lib.core.db import DatabaseError, Migration, migrate
 
 
 def placeholders(sql: str) -> str:
-    """DuckDB-style SQL in psycopg's format: `?` outside quotes -> %s; every literal % doubled."""
+    """DuckDB-style SQL in psycopg's format: `?` -> %s outside quotes and comments; every % doubled."""
     out: list[str] = []
-    quote: str | None = None
-    for ch in sql:
-        if quote is not None:
-            out.append("%%" if ch == "%" else ch)
-            if ch == quote:
-                quote = None
-        elif ch in ("'", '"'):
-            quote = ch
-            out.append(ch)
-        elif ch == "?":
-            out.append("%s")
-        else:
-            out.append("%%" if ch == "%" else ch)
+    for piece in _PIECES.finditer(sql):
+        text = piece.group(0).replace("%", "%%")
+        out.append(text.replace("?", "%s") if piece.lastgroup == "code" else text)
     return "".join(out)
+
+
+# SQL split into quoted text, identifiers and comments (left alone) and the code between them.
+_PIECES = re.compile(r"""(?P<text>'(?:[^']|'')*'?)|(?P<ident>"(?:[^"]|"")*"?)|(?P<line>--[^\n]*)"""
+                     r"""|(?P<block>/\*.*?(?:\*/|$))|(?P<code>[^'"/-]+|[/-])""", re.S)
 
 
 def redact(url: str) -> str:

@@ -61,10 +61,10 @@ def test_build_puts_all_state_in_postgres_when_the_url_is_set(postgres_url, monk
     from lib.services import build
 
     monkeypatch.setenv("SCRIBE_DATABASE_URL", postgres_url)
-    services = build(load_settings(), seed=False)
+    services = build(load_settings())
     try:
         assert services.db.dialect == "postgres"
-        assert services.db.cursor().execute("SELECT count(*) FROM usage_log").fetchone() == (0,)
+        assert len(services.crm.contacts()) == 200  # the sample CRM, seeded into Postgres
         assert not hermetic_env.exists()  # no DuckDB file was made
         assert "scribe_test" in repr(services.db) and services.db.path.parent == hermetic_env.parent
     finally:
@@ -103,3 +103,10 @@ def test_a_refused_statement_is_a_database_error(postgres_url, hermetic_env):
         db.cursor().execute("SELECT * FROM no_such_table WHERE x = ?", [1])
     assert isinstance(caught.value, DB_ERRORS) and "no_such_table" in str(caught.value)
     db.close()
+
+
+def test_placeholders_leave_comments_alone():
+    from lib.core.postgres import placeholders
+
+    sql = "SELECT ? -- the companies' names?\n, ? /* it's? */ - ? / 2"
+    assert placeholders(sql) == "SELECT %s -- the companies' names?\n, %s /* it's? */ - %s / 2"
