@@ -91,6 +91,11 @@ class Database:
             raise
         cur.commit()
 
+    def serialized(self, name: str):
+        """A transaction that, across processes, runs one at a time per `name` (on DuckDB only one
+        process opens the file, so this is `transaction()`; callers still hold their thread lock)."""
+        return self.transaction()
+
     def migration_lock(self):
         """Nothing to take: DuckDB lets one process open the file."""
         return nullcontext()

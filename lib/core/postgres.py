@@ -55,6 +55,9 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+_NUMERIC, _DATE = 1700, 1082  # Postgres type oids
+
+
 class PgCursor:
     """What the stores use of a DuckDB cursor: execute(?-params), executemany, fetchone, fetchall,
     df, description. Bound to one connection inside a transaction, else to the pool."""
@@ -109,9 +112,15 @@ class PgCursor:
         return rows
 
     def df(self) -> pd.DataFrame:
-        """The result as a DataFrame (columns in order; pandas infers each column's type)."""
+        """The result as a DataFrame, typed as DuckDB's `.df()` types it: DECIMAL as float, DATE as datetime."""
         names = [d[0] for d in self.description or []]
-        return pd.DataFrame.from_records(self.fetchall(), columns=names)
+        frame = pd.DataFrame.from_records(self.fetchall(), columns=names)
+        for i, d in enumerate(self.description or []):
+            if d[1] == _NUMERIC:
+                frame[names[i]] = frame.iloc[:, i].astype("float64")
+            elif d[1] == _DATE:
+                frame[names[i]] = pd.to_datetime(frame.iloc[:, i])
+        return frame
 
 
 class PostgresDatabase:
@@ -157,6 +166,14 @@ class PostgresDatabase:
                     self._local.tx = None
         except psycopg.Error as exc:  # at COMMIT (a statement's own errors are already DatabaseError)
             raise DatabaseError(f"Postgres refused a transaction: {type(exc).__name__}: {exc}") from exc
+
+    @contextmanager
+    def serialized(self, name: str) -> Iterator[PgCursor]:
+        """A transaction that runs alone among every process's `serialized(name)` (an advisory lock
+        held until it commits): e.g. usage-log writes, so that row ids become visible in id order."""
+        with self.transaction() as tx:
+            tx.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [f"scribe:{name}"])
+            yield tx
 
     @contextmanager
     def migration_lock(self) -> Iterator[None]:

@@ -7,7 +7,8 @@ A row that cannot be written (database locked, disk full) is appended to a fallb
 beside the database instead, and imported on the next start: the log never loses a row.
 
 Writes take `write_lock(db)`, which the roll-up refresh takes too: row ids then become visible in
-id order, so a roll-up that has read up to id N can never miss a row with a smaller id.
+id order, so a roll-up that has read up to id N can never miss a row with a smaller id. Each runs in
+`db.serialized("usage_log")`, which on Postgres extends that order to every process sharing the database.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ _LOCKS_GUARD = threading.Lock()
 
 def write_lock(db: Database) -> threading.RLock:
     """The lock every write to the usage log (and every roll-up refresh) of one file holds."""
-    key = str(db.path.resolve()) if str(db.path) != ":memory:" else f":memory:{id(db)}"
+    key = getattr(db, "url", None) or (str(db.path.resolve()) if str(db.path) != ":memory:" else f":memory:{id(db)}")
     with _LOCKS_GUARD:
         return _LOCKS.setdefault(key, threading.RLock())
 
@@ -108,8 +109,8 @@ class UsageLog:
 
     def write(self, record: UsageRecord) -> int:
         """Insert one row and return its id. Raises one of DB_ERRORS; see `write_or_fallback`."""
-        with write_lock(self.db):
-            return self.db.cursor().execute(_INSERT, _row_values(record)).fetchone()[0]
+        with write_lock(self.db), self.db.serialized("usage_log") as cur:
+            return cur.execute(_INSERT, _row_values(record)).fetchone()[0]
 
     def write_or_fallback(self, record: UsageRecord) -> tuple[int | None, str | None]:
         """Insert the row; if the database refuses, keep it in the fallback file.
@@ -138,7 +139,7 @@ class UsageLog:
         with self._fallback_lock, write_lock(self.db):
             lines = self.fallback_path.read_text(encoding="utf-8").splitlines()
             records = [UsageRecord.model_validate_json(line) for line in lines if line.strip()]
-            with self.db.transaction() as cur:
+            with self.db.serialized("usage_log") as cur:
                 for record in records:
                     cur.execute(_INSERT, _row_values(record))
             self.fallback_path.unlink()
@@ -164,9 +165,10 @@ class UsageLog:
         ids = sorted({c for c in call_ids if c})
         if not ids:
             return {}
+        marks = ", ".join("?" for _ in ids)
         rows = self.db.cursor().execute(
-            """SELECT call_id, sum(cost_usd)
-               FROM usage_log WHERE call_id IN (SELECT unnest(?)) GROUP BY call_id""", [ids]).fetchall()
+            f"""SELECT call_id, sum(cost_usd)
+                FROM usage_log WHERE call_id IN ({marks}) GROUP BY call_id""", ids).fetchall()  # noqa: S608
         return {call_id: (Decimal(str(cost)) if cost is not None else None) for call_id, cost in rows}
 
     def recent(self, limit: int = 50) -> pd.DataFrame:

@@ -99,6 +99,12 @@ class PostgresServer:
         self.run("pg_ctl", "start", "-D", str(data), "-w", "-t", "60", "-l", str(self.folder / "server.log"),
                  "-o", options)
 
+    def new_database(self) -> str:
+        """The URL of another fresh, migrated database (dropped with the server)."""
+        name = f"scribe_extra_{os.getpid()}_{next(_counter)}"
+        _admin(self, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+        return self.url(name)
+
     def stop(self) -> None:
         self.run("pg_ctl", "stop", "-D", str(self.folder / "data"), "-m", "immediate", "-w", check=False)
 

@@ -121,3 +121,13 @@ def test_a_second_process_gets_a_clear_busy_error(hermetic_env):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert "BUSY" in out.stdout and "holds the database" in out.stdout
     holder.close()
+
+
+def test_call_costs_add_up_each_calls_attempts(database):
+    log = UsageLog(database)
+    log.write(record(call_id="x", cost_usd=Decimal("0.25")))
+    log.write(record(call_id="x", status="429", cost_usd=Decimal("0.5")))
+    log.write(record(call_id="y", cost_usd=None))
+    log.write(record(call_id="z", cost_usd=Decimal("9")))
+    assert log.call_costs(["x", "y", "x", "", "nobody"]) == {"x": Decimal("0.75"), "y": None}
+    assert log.call_costs([]) == {}

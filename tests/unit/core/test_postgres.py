@@ -110,3 +110,39 @@ def test_placeholders_leave_comments_alone():
 
     sql = "SELECT ? -- the companies' names?\n, ? /* it's? */ - ? / 2"
     assert placeholders(sql) == "SELECT %s -- the companies' names?\n, %s /* it's? */ - %s / 2"
+
+
+def test_serialized_blocks_have_one_process_at_a_time_per_name(postgres_url, hermetic_env):
+    import threading
+
+    from lib.services import open_database
+
+    # two Database objects stand for two processes: only the advisory lock in Postgres orders them
+    first, second = (open_database(postgres_url, local_path=hermetic_env) for _ in range(2))
+    order, inside = [], threading.Event()
+    release = threading.Event()
+
+    def hold():
+        with first.serialized("usage_log"):
+            order.append("first in")
+            inside.set()
+            release.wait(30)
+            order.append("first out")
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    inside.wait(30)
+    def wait():
+        with second.serialized("usage_log"):
+            order.append("second in")
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    waiter.join(0.5)
+    assert waiter.is_alive() and order == ["first in"]  # the second waits for the first to commit
+    release.set()
+    holder.join(30)
+    waiter.join(30)
+    assert order == ["first in", "first out", "second in"]
+    first.close()
+    second.close()
