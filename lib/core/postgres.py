@@ -20,6 +20,8 @@ import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -56,6 +58,18 @@ def redact(url: str) -> str:
 
 
 _NUMERIC, _DATE = 1700, 1082  # Postgres type oids
+
+
+_TYPES = {bool: "BOOLEAN", int: "BIGINT", float: "DOUBLE PRECISION", Decimal: "NUMERIC", str: "TEXT",
+          datetime: "TIMESTAMP", pd.Timestamp: "TIMESTAMP", date: "DATE"}
+
+
+def _pg_type(column: pd.Series) -> str:
+    """The Postgres type of a registered frame's column, from its values (TEXT when mixed or all NULL)."""
+    names = {_TYPES.get(type(v), "?") for v in column if v is not None}
+    if names == {"BIGINT", "DOUBLE PRECISION"}:
+        return "DOUBLE PRECISION"
+    return names.pop() if len(names) == 1 and "?" not in names else "TEXT"
 
 
 class PgCursor:
@@ -100,6 +114,24 @@ class PgCursor:
             self.description = [tuple(c) for c in cur.description] if cur.description else None
             self._rows = cur.fetchall() if cur.description else []
             self._pos = 0
+
+    def register(self, name: str, frame: pd.DataFrame) -> None:
+        """Make `frame` readable as the table `name` in this transaction, as DuckDB's register does
+        (a temporary table, dropped at commit). `name` and the columns come from the code, never users."""
+        if self._conn is None:
+            raise RuntimeError("register() needs a transaction: a temporary table lives on one connection")
+        values = frame.astype(object).where(frame.notna(), None)
+        columns = ", ".join(f'"{c}" {_pg_type(values[c])}' for c in values.columns)
+        self.execute(f"CREATE TEMPORARY TABLE {name} ({columns}) ON COMMIT DROP")
+        rows = [list(r) for r in values.itertuples(index=False)]
+        marks = "(" + ", ".join("?" for _ in values.columns) + ")"
+        for start in range(0, len(rows), 500):  # a few statements, not a round trip per row
+            chunk = rows[start:start + 500]
+            self.execute(f"INSERT INTO {name} VALUES {', '.join(marks for _ in chunk)}",  # noqa: S608
+                         [v for row in chunk for v in row])
+
+    def unregister(self, name: str) -> None:
+        self.execute(f"DROP TABLE IF EXISTS {name}")
 
     def fetchone(self) -> tuple | None:
         if self._pos >= len(self._rows):

@@ -146,3 +146,23 @@ def test_serialized_blocks_have_one_process_at_a_time_per_name(postgres_url, her
     assert order == ["first in", "first out", "second in"]
     first.close()
     second.close()
+
+
+def test_a_registered_frame_is_a_table_until_the_transaction_ends(postgres_url, hermetic_env):
+    from datetime import datetime
+
+    import pandas as pd
+    import pytest
+
+    from lib.services import open_database
+
+    db = open_database(postgres_url, local_path=hermetic_env)
+    frame = pd.DataFrame({"n": [1, 2], "name": ["a", None], "at": [datetime(2026, 1, 1), None]})
+    with db.transaction() as tx:
+        tx.register("frame", frame)
+        assert tx.execute("SELECT n, name, at FROM frame ORDER BY n").fetchall() == [
+            (1, "a", datetime(2026, 1, 1)), (2, None, None)]
+        tx.unregister("frame")
+    with pytest.raises(RuntimeError, match="transaction"):
+        db.cursor().register("frame", frame)
+    db.close()
