@@ -84,17 +84,27 @@ class Database:
         """All or nothing: commit when the block ends, roll back if it raises."""
         cur = self.cursor()
         cur.begin()
+        self._local.in_transaction = True
         try:
             yield cur
         except BaseException:
             cur.rollback()
             raise
-        cur.commit()
+        else:
+            cur.commit()
+        finally:
+            self._local.in_transaction = False
 
-    def serialized(self, name: str):
+    @contextmanager
+    def serialized(self, name: str) -> Iterator[duckdb.DuckDBPyConnection]:
         """A transaction that, across processes, runs one at a time per `name` (on DuckDB only one
-        process opens the file, so this is `transaction()`; callers still hold their thread lock)."""
-        return self.transaction()
+        process opens the file, so this is `transaction()`; callers still hold their thread lock).
+        Inside this thread's open transaction, it is part of that one."""
+        if getattr(self._local, "in_transaction", False):
+            yield self.cursor()
+            return
+        with self.transaction() as cur:
+            yield cur
 
     def migration_lock(self):
         """Nothing to take: DuckDB lets one process open the file."""

@@ -202,7 +202,13 @@ class PostgresDatabase:
     @contextmanager
     def serialized(self, name: str) -> Iterator[PgCursor]:
         """A transaction that runs alone among every process's `serialized(name)` (an advisory lock
-        held until it commits): e.g. usage-log writes, so that row ids become visible in id order."""
+        held until it commits): e.g. usage-log writes, so that row ids become visible in id order.
+        Inside this thread's open transaction, it is part of that one."""
+        open_tx = getattr(self._local, "tx", None)
+        if open_tx is not None:  # part of this thread's open transaction: the lock is held until it commits
+            open_tx.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [f"scribe:{name}"])
+            yield open_tx
+            return
         with self.transaction() as tx:
             tx.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [f"scribe:{name}"])
             yield tx

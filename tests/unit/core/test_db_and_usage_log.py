@@ -131,3 +131,14 @@ def test_call_costs_add_up_each_calls_attempts(database):
     log.write(record(call_id="z", cost_usd=Decimal("9")))
     assert log.call_costs(["x", "y", "x", "", "nobody"]) == {"x": Decimal("0.75"), "y": None}
     assert log.call_costs([]) == {}
+
+
+def test_a_usage_row_written_inside_an_open_transaction_is_part_of_it(database):
+    log = UsageLog(database)
+    with pytest.raises(RuntimeError), database.transaction():
+        log.write(record(call_id="inside"))
+        raise RuntimeError("the outer work failed")
+    assert log.rows_for_call("inside").empty
+    with database.transaction():
+        log.write(record(call_id="kept"))
+    assert len(log.rows_for_call("kept")) == 1

@@ -157,11 +157,12 @@ def test_a_registered_frame_is_a_table_until_the_transaction_ends(postgres_url, 
     from lib.services import open_database
 
     db = open_database(postgres_url, local_path=hermetic_env)
-    frame = pd.DataFrame({"n": [1, 2], "name": ["a", None], "at": [datetime(2026, 1, 1), None]})
+    at = datetime.fromisoformat("2026-01-01T00:00:00")  # naive UTC, as the tables keep it
+    frame = pd.DataFrame({"n": [1, 2], "name": ["a", None], "at": [at, None]})
     with db.transaction() as tx:
         tx.register("frame", frame)
         assert tx.execute("SELECT n, name, at FROM frame ORDER BY n").fetchall() == [
-            (1, "a", datetime(2026, 1, 1)), (2, None, None)]
+            (1, "a", at), (2, None, None)]
         tx.unregister("frame")
     with pytest.raises(RuntimeError, match="transaction"):
         db.cursor().register("frame", frame)
