@@ -16,6 +16,7 @@ import it, so its checks live in these methods; the pages call these, not the ra
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -352,6 +353,9 @@ def build(settings: Settings | None = None, *, db: Database | None = None, backe
 
     settings = settings or load_settings()
     rules = role_rules(settings)  # a malformed entry stops the start, with the entry named
+    if db is not None and settings.uses_postgres and db.dialect != "postgres":
+        logging.getLogger(__name__).warning(
+            "SCRIBE_DATABASE_URL is set but the caller handed in the DuckDB file %s: state stays there", db.path)
     db = db or open_configured_database(settings)
     usage_log = UsageLog(db)
     usage_log.import_fallback()  # rows kept aside when a write failed last time

@@ -167,3 +167,16 @@ def test_a_registered_frame_is_a_table_until_the_transaction_ends(postgres_url, 
     with pytest.raises(RuntimeError, match="transaction"):
         db.cursor().register("frame", frame)
     db.close()
+
+
+def test_a_duckdb_file_handed_in_while_the_url_is_set_is_said_in_the_log(monkeypatch, hermetic_env, caplog):
+    from lib.core.settings import load_settings
+    from lib.services import build, open_database
+
+    monkeypatch.setenv("SCRIBE_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")  # never reached
+    services = build(load_settings(), db=open_database(hermetic_env), seed=False)
+    try:
+        assert services.db.dialect == "duckdb"
+        assert "SCRIBE_DATABASE_URL is set" in caplog.text and "nobody" not in caplog.text
+    finally:
+        services.close()
