@@ -48,13 +48,14 @@ _PIECES = re.compile(r"""(?P<text>'(?:[^']|'')*'?)|(?P<ident>"(?:[^"]|"")*"?)|(?
 
 
 def redact(url: str) -> str:
-    """The URL without its password (for messages: never show the secret)."""
+    """The URL without its password, in the user part or the query (for messages: never show the secret)."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    query = re.sub(r"(?i)(^|&)(password)=[^&]*", r"\1\2=***", parts.query)
+    if parts.password is not None:
+        host = parts.hostname or ""
+        netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        parts = parts._replace(netloc=netloc)
+    return urlunsplit(parts._replace(query=query))
 
 
 _NUMERIC, _DATE = 1700, 1082  # Postgres type oids

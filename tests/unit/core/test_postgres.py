@@ -38,6 +38,20 @@ def test_the_url_shown_never_holds_the_password():
     assert redact("postgresql://scribe:s3cret@db.internal:5432/scribe") == \
         "postgresql://scribe:***@db.internal:5432/scribe"
     assert redact("postgresql://scribe@db/scribe") == "postgresql://scribe@db/scribe"
+    assert redact("postgresql://db/scribe?user=scribe&password=s3cret&sslmode=require") == \
+        "postgresql://db/scribe?user=scribe&password=***&sslmode=require"
+
+
+def test_an_unreachable_server_is_a_clear_error_without_the_password(hermetic_env):
+    import pytest
+
+    from lib.core.db import DatabaseError
+    from lib.core.postgres import PostgresDatabase
+
+    with pytest.raises(DatabaseError) as caught:
+        PostgresDatabase("postgresql://scribe:s3cret@127.0.0.1:1/scribe", path=hermetic_env, timeout_s=1)
+    assert "127.0.0.1:1" in str(caught.value) and "SCRIBE_DATABASE_URL" in str(caught.value)
+    assert "s3cret" not in str(caught.value)
 
 
 def test_the_settings_pick_postgres_and_refuse_another_scheme():
