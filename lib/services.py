@@ -17,6 +17,7 @@ import it, so its checks live in these methods; the pages call these, not the ra
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from lib.auth import Forbidden, Identity, Permission, RoleRules, require, require_owner_or, visible_users
 from lib.bulk import migrations as bulk_migrations
-from lib.core.db import Database, Migration
+from lib.core.db import Database, Migration, for_dialect
 from lib.core.settings import Settings, load_settings
 from lib.crm import migrations as crm_migrations
 from lib.usage import migrations as usage_migrations
@@ -54,6 +55,9 @@ MIGRATIONS: list[Migration] = (
     usage_migrations.MIGRATIONS + crm_migrations.MIGRATIONS + work_migrations.MIGRATIONS
     + bulk_migrations.MIGRATIONS
 )
+# The Postgres forms of the migrations whose DuckDB SQL Postgres does not take (by migration name).
+POSTGRES_FORMS: dict[str, str] = {**usage_migrations.POSTGRES}
+POSTGRES_PREFIXES = ("postgresql://", "postgres://")
 
 
 def _empty_catalogue() -> FieldCatalogue:
@@ -75,9 +79,35 @@ def build_crm(settings: Settings, db: Database, catalogue: FieldCatalogue) -> Cr
     return HubSpotCrm(db, hs, catalogue)
 
 
-def open_database(path: Path | str) -> Database:
-    """The database at `path`, with every package's tables migrated."""
-    return Database(path, MIGRATIONS)
+def open_database(target: Path | str, *, local_path: Path | None = None) -> Database:
+    """The database at `target` (a DuckDB file, or a postgresql:// URL), with every package's tables migrated.
+
+    On Postgres, `local_path` names this machine's side files (the usage log's fallback file is kept
+    beside it); by default beside SCRIBE_DB."""
+    if str(target).startswith(POSTGRES_PREFIXES):
+        from lib.core.postgres import PostgresDatabase
+
+        side = local_path or _postgres_side_path(load_settings().scribe_db)
+        return PostgresDatabase(str(target), for_dialect(MIGRATIONS, POSTGRES_FORMS, "postgres"), path=side)
+    return Database(target, MIGRATIONS)
+
+
+def database_target(settings: Settings) -> str:
+    """Where the settings put all state: SCRIBE_DATABASE_URL (Postgres) if set, else the DuckDB file SCRIBE_DB.
+    Holds the URL's password: pass it to `open_database`, never show it."""
+    if settings.scribe_database_url is not None:
+        return settings.scribe_database_url.get_secret_value()
+    return str(settings.scribe_db)
+
+
+def open_configured_database(settings: Settings) -> Database:
+    """The database the settings name (see `database_target`), migrated."""
+    return open_database(database_target(settings), local_path=_postgres_side_path(settings.scribe_db))
+
+
+def _postgres_side_path(duckdb_path: Path) -> Path:
+    """Side files of a Postgres deployment live beside SCRIBE_DB, under their own name."""
+    return duckdb_path.with_name(duckdb_path.stem + "-postgres")
 
 
 def start_local_sandbox(settings: Settings) -> str:
@@ -361,7 +391,10 @@ def build(settings: Settings | None = None, *, db: Database | None = None, backe
 
     settings = settings or load_settings()
     rules = role_rules(settings)  # a malformed entry stops the start, with the entry named
-    db = db or open_database(settings.scribe_db)
+    if db is not None and settings.uses_postgres and db.dialect != "postgres":
+        logging.getLogger(__name__).warning(
+            "SCRIBE_DATABASE_URL is set but the caller handed in the DuckDB file %s: state stays there", db.path)
+    db = db or open_configured_database(settings)
     usage_log = UsageLog(db, settings.scribe_fallback_dir)
     usage_log.import_fallback()  # rows kept aside when a write failed last time
     backend = backend or resolve_backend(settings, start_sandbox=start_local_sandbox)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["lib.sandbox.testing"]
+pytest_plugins = ["lib.sandbox.testing", "tests.support.postgres"]
 
 TIERS = ("unit", "sandbox", "hubspot", "app", "browser", "live")
 SECRET_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL", "ANTHROPIC_ADMIN_KEY")
@@ -43,6 +43,20 @@ def db(hermetic_env: Path):
     from lib.services import open_database
 
     return open_database(hermetic_env)
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def database(request: pytest.FixtureRequest, hermetic_env: Path):
+    """This test's own database, migrated: once on DuckDB, once on Postgres (skipped, with the reason,
+    where Postgres is not installed). Store tests take this instead of `db`."""
+    from lib.services import open_database
+
+    if request.param == "duckdb":
+        database = open_database(hermetic_env)
+    else:
+        database = open_database(request.getfixturevalue("postgres_url"), local_path=hermetic_env)
+    yield database
+    database.close()
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ in fair order, waits until the RateLimiter says it fits, then hands it to a work
 sync Gateway. So concurrency follows the headers: as many requests are in flight as the buckets admit
 (at most `concurrency`, a thread cap), and the run stays under the limits instead of bouncing off them.
 
+- Slow start: until the first reply comes back, one request at a time (it may be a spend limit or a bad
+  key, which stop the job, and it brings the rate-limit headers the limiter needs).
 - Fairness: per-user queues served round-robin (one rep's 500 notes cannot starve another's single
   note), and a priority lane served first (interactive work: `priority > 0`).
 - Retries are the runner's own (the gateway sibling has `max_retries=0`, so the limiter sees every 429):
@@ -237,10 +239,13 @@ class LiveRunner:
         self._lock = threading.Lock()
         self._in_flight = 0
         self._outstanding: Counter[str] = Counter()
+        self._closing: Counter[str] = Counter()  # jobs whose last item is done and whose ending is being stored
         self._stopped_jobs: dict[str, Stop] = {}
         self.outcomes: dict[str, Stop] = {}  # how each job ended here, even if the store could not be told
         self.storage_error: str | None = None
         self._last_beat = 0.0
+        self._answered = False  # until the first reply, one request at a time: it may say stop (a spend
+        # limit, a bad key) or bring the rate limits, before a burst of requests is sent blind
         self._avg_output = 500.0
         self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix="scribe-bulk")
         self._stopping = False
@@ -288,7 +293,9 @@ class LiveRunner:
     def outstanding(self, job_id: str | None = None) -> int:
         """Items of a job (or of all jobs) not yet finished."""
         with self._lock:
-            return self._outstanding[job_id] if job_id else sum(self._outstanding.values())
+            if job_id:
+                return self._outstanding[job_id] + self._closing[job_id]
+            return sum(self._outstanding.values()) + sum(self._closing.values())
 
     def in_flight(self) -> int:
         """Requests sent and not yet answered (and handled)."""
@@ -345,7 +352,7 @@ class LiveRunner:
         """Admit the next item if the limits allow (one turn of the dispatcher)."""
         self._wake.clear()
         self._heartbeat()
-        if self._in_flight >= self.concurrency or self._storage_waiting:
+        if self._in_flight >= self.concurrency or self._storage_waiting or (self._in_flight and not self._answered):
             self._wake.wait(0.05)
             return
         now = self.clock()
@@ -442,6 +449,7 @@ class LiveRunner:
                 self.limiter.release(grant)
             with self._lock:
                 self._in_flight -= 1
+                self._answered = True
             self._wake.set()
 
     # -- one attempt ----------------------------------------------------------------------------------
@@ -559,11 +567,14 @@ class LiveRunner:
             self._maybe_finish(item.job_id)
 
     def _count_down(self, job_id: str) -> int:
+        """One item fewer; at the last one the job counts as closing until `_maybe_finish` has stored how it
+        ended (so `wait_idle` never returns before the job's status is written)."""
         with self._lock:
             self._outstanding[job_id] -= 1
             left = self._outstanding[job_id]
             if left <= 0:
                 del self._outstanding[job_id]
+                self._closing[job_id] += 1
             return left
 
     def _final(self, item: WorkItem, succeeded: bool | None, reason: str | None, kind: str = "other") -> None:
@@ -590,8 +601,15 @@ class LiveRunner:
             self._maybe_finish(item.job_id)
 
     def _maybe_finish(self, job_id: str) -> None:
-        if self.outstanding(job_id):
-            return
+        try:
+            self._store_ending(job_id)
+        finally:
+            with self._lock:
+                self._closing[job_id] -= 1
+                if self._closing[job_id] <= 0:
+                    del self._closing[job_id]
+
+    def _store_ending(self, job_id: str) -> None:
         stop = self._stopped_jobs.get(job_id) or (
             Stop("interrupted", self.storage_error, requeue=True) if self.storage_error else Stop("done", None))
         self.outcomes[job_id] = stop

@@ -14,11 +14,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS_FILE = ROOT / ".streamlit" / "secrets.toml"
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 FEATURES = ("summarize", "extract", "follow_up", "assistant", "batch")
 
 
@@ -31,6 +32,8 @@ class Settings(BaseModel):
     scribe_db: Path = Field(ROOT / "data" / "scribe.duckdb", description="DuckDB file (git-ignored)")
     scribe_fallback_dir: Path | None = Field(None, description="Second place for usage rows the database refuses "
                                              "(default ~/.local/state/scribe; beside the database first)")
+    scribe_database_url: SecretStr | None = Field(
+        None, description="postgresql://… puts all state in Postgres (team mode); none = the DuckDB file")
     scribe_user: str = Field("rep", description="Local mode (no [auth]): the user everything is recorded as")
     scribe_admin_emails: str | None = Field(None, description="Admins: emails or @domain entries, comma-separated")
     scribe_manager_emails: str | None = Field(None, description="Managers: emails or @domain entries")
@@ -62,6 +65,18 @@ class Settings(BaseModel):
     def uses_sandbox(self) -> bool:
         """No key means the app runs on the in-process sandbox."""
         return self.anthropic_api_key is None
+
+    @field_validator("scribe_database_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(POSTGRES_SCHEMES):
+            raise ValueError("SCRIBE_DATABASE_URL must start with postgresql:// (or postgres://)")
+        return value
+
+    @property
+    def uses_postgres(self) -> bool:
+        """SCRIBE_DATABASE_URL puts all state in Postgres; else the DuckDB file SCRIBE_DB."""
+        return self.scribe_database_url is not None
 
     @property
     def uses_hubspot(self) -> bool:

@@ -80,10 +80,7 @@ class BuiltinCrm:
                 frame = pd.read_csv(path, dtype=str, keep_default_na=False).replace({"": None})
                 if table == "interactions":
                     frame["ts"] = pd.to_datetime(frame["ts"], utc=True).dt.tz_localize(None)
-                tx.register("seed_frame", frame)
-                columns = ", ".join(f'"{c}"' for c in frame.columns)
-                tx.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM seed_frame")  # noqa: S608
-                tx.unregister("seed_frame")
+                _insert_frame(tx, self.db.dialect, table, frame)
             self._seed_history(tx, seed_dir / "field_history.csv")
         return True
 
@@ -166,8 +163,9 @@ class BuiltinCrm:
     def locked_fields(self, entity: str, entity_id: int) -> set[str]:
         """Fields whose latest change was made by hand: AI values may not overwrite them."""
         rows = self.db.cursor().execute(
-            """SELECT field, arg_max(actor, id) FROM field_history
-               WHERE entity = ? AND entity_id = ? AND actor IN ('ai', 'human') GROUP BY field""",
+            """SELECT field, actor FROM field_history WHERE id IN (
+                   SELECT max(id) FROM field_history
+                   WHERE entity = ? AND entity_id = ? AND actor IN ('ai', 'human') GROUP BY field)""",
             [entity, entity_id]).fetchall()
         return {f for f, actor in rows if actor == "human"}
 
@@ -190,20 +188,21 @@ class BuiltinCrm:
                 SELECT h.ts, 'change' AS what, h.entity,
                        CASE WHEN h.field = 'company_id' THEN 'company' ELSE h.field END AS field,
                        CASE WHEN h.field = 'company_id' THEN (SELECT name FROM companies
-                            WHERE id = TRY_CAST(h.old_value AS BIGINT)) ELSE h.old_value END AS old_value,
+                            WHERE CAST(id AS VARCHAR) = h.old_value) ELSE h.old_value END AS old_value,
                        CASE WHEN h.field = 'company_id' THEN (SELECT name FROM companies
-                            WHERE id = TRY_CAST(h.new_value AS BIGINT)) ELSE h.new_value END AS new_value, h.actor,
+                            WHERE CAST(id AS VARCHAR) = h.new_value) ELSE h.new_value END AS new_value, h.actor,
                        h.approved_by, h.evidence, h.change_set_id, h.id AS history_id, h.call_id,
-                       NULL AS kind, NULL AS summary, NULL AS note
+                       CAST(NULL AS VARCHAR) AS kind, CAST(NULL AS VARCHAR) AS summary, CAST(NULL AS VARCHAR) AS note
                 FROM field_history h
                 WHERE (h.entity = 'contact' AND h.entity_id = ?)
                    OR (h.entity = 'deal' AND h.entity_id IN (SELECT id FROM deal_ids))
             ),
             touches AS (
                 -- an interaction is the AI's when a save of extracted fields logged it; else a person's
-                SELECT i.ts, 'interaction', 'interaction', NULL, NULL, NULL,
-                       CASE WHEN cs.kind = 'extraction' THEN 'ai' ELSE 'human' END, i.author, NULL,
-                       i.change_set_id, NULL, i.call_id, i.kind, i.summary, i.note
+                SELECT i.ts, 'interaction', 'interaction', CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR),
+                       CAST(NULL AS VARCHAR), CASE WHEN cs.kind = 'extraction' THEN 'ai' ELSE 'human' END, i.author,
+                       CAST(NULL AS VARCHAR), i.change_set_id, CAST(NULL AS BIGINT), i.call_id, i.kind, i.summary,
+                       i.note
                 FROM interactions i LEFT JOIN change_sets cs ON cs.id = i.change_set_id
                 WHERE i.contact_id = ? AND NOT i.archived
             )
@@ -586,8 +585,26 @@ class BuiltinCrm:
 
 
 def _set_custom(tx, entity: str, entity_id: int, key: str, value: str | None) -> None:
-    tx.execute("INSERT OR REPLACE INTO custom_values (entity, entity_id, key, value) VALUES (?, ?, ?, ?)",
+    tx.execute("""INSERT INTO custom_values (entity, entity_id, key, value) VALUES (?, ?, ?, ?)
+                  ON CONFLICT (entity, entity_id, key) DO UPDATE SET value = EXCLUDED.value""",
                [entity, int(entity_id), key, value])
+
+
+def _insert_frame(tx, dialect: str, table: str, frame: pd.DataFrame) -> None:
+    """Insert a seed frame's rows into `table` (a name from this module, never user text)."""
+    columns = ", ".join(f'"{c}"' for c in frame.columns)
+    if dialect == "duckdb":  # DuckDB reads the frame in place, far faster than row by row
+        tx.register("seed_frame", frame)
+        tx.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM seed_frame")  # noqa: S608
+        tx.unregister("seed_frame")
+        return
+    rows = [[None if pd.isna(v) else (v.to_pydatetime() if isinstance(v, pd.Timestamp) else v) for v in row]
+            for row in frame.itertuples(index=False)]
+    marks = "(" + ", ".join("?" for _ in frame.columns) + ")"
+    for start in range(0, len(rows), 200):  # a few statements, not one round trip per row
+        chunk = rows[start:start + 200]
+        tx.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join(marks for _ in chunk)}",  # noqa: S608
+                   [v for row in chunk for v in row])
 
 
 @dataclass

@@ -32,9 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-import duckdb
-
-from lib.core.db import Database
+from lib.core.db import DB_ERRORS, Database
 from lib.core.errors import BudgetExceeded
 from lib.core.models import LADDER, model_table
 from lib.core.settings import FEATURES, Settings, load_settings
@@ -124,7 +122,9 @@ class BudgetStore:
         """Create or replace one budget; raises ValueError for a scope, period, policy or limit that is wrong."""
         budget = validate(scope, subject, period, limit_usd, policy)
         self.db.cursor().execute(
-            "INSERT OR REPLACE INTO budgets VALUES (?, ?, ?, ?, ?, ?, ?)",
+            """INSERT INTO budgets VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (scope, subject, period) DO UPDATE SET limit_usd = EXCLUDED.limit_usd,
+                   policy = EXCLUDED.policy, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by""",
             [budget.scope, budget.subject, budget.period, budget.limit_usd, budget.policy,
              datetime.now(UTC).replace(tzinfo=None), user])
         return budget
@@ -270,7 +270,7 @@ class BudgetGuard:
         """Let the call go (maybe on a cheaper model, maybe with warnings) or raise BudgetExceeded."""
         try:
             statuses, settings = self._snapshot()
-        except duckdb.Error as exc:
+        except DB_ERRORS as exc:
             return Verdict(model, [f"Budgets could not be checked ({type(exc).__name__}); the call went ahead."])
         applicable = [s for s in statuses if s.budget.applies_to(feature, user)]
         warnings = [f"{s.describe()} (warning at 75%)." for s in applicable if s.state == "warn"]

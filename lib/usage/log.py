@@ -10,7 +10,8 @@ second folder (SCRIBE_FALLBACK_DIR, by default ~/.local/state/scribe). The next 
 files, skipping rows already logged. `unsaved()` says how many rows are held only in memory.
 
 Writes take `write_lock(db)`, which the roll-up refresh takes too: row ids then become visible in
-id order, so a roll-up that has read up to id N can never miss a row with a smaller id.
+id order, so a roll-up that has read up to id N can never miss a row with a smaller id. Each runs in
+`db.serialized("usage_log")`, which on Postgres extends that order to every process sharing the database.
 """
 
 from __future__ import annotations
@@ -24,16 +25,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 from pydantic import BaseModel, Field
 
-from lib.core.db import Database
+from lib.core.db import DB_ERRORS, Database
 
 if TYPE_CHECKING:  # the frames come from DuckDB's .df(); the bulk CLI never pays for importing pandas
     import pandas as pd
 
 FALLBACK_SUFFIX = ".usage-fallback.jsonl"
-STORAGE_ERRORS = (duckdb.Error, OSError)  # what a write may raise when the database or its disk refuses
+STORAGE_ERRORS = (*DB_ERRORS, OSError)  # what a write may raise when the database or its disk refuses
 
 
 def default_fallback_dir() -> Path:
@@ -110,7 +110,7 @@ _LOCKS_GUARD = threading.Lock()
 
 def write_lock(db: Database) -> threading.RLock:
     """The lock every write to the usage log (and every roll-up refresh) of one file holds."""
-    key = str(db.path.resolve()) if str(db.path) != ":memory:" else f":memory:{id(db)}"
+    key = getattr(db, "url", None) or (str(db.path.resolve()) if str(db.path) != ":memory:" else f":memory:{id(db)}")
     with _LOCKS_GUARD:
         return _LOCKS.setdefault(key, threading.RLock())
 
@@ -138,9 +138,9 @@ class UsageLog:
     # -- writing -----------------------------------------------------------------------------
 
     def write(self, record: UsageRecord) -> int:
-        """Insert one row and return its id. Raises duckdb.Error or OSError; see `write_or_fallback`."""
-        with write_lock(self.db):
-            return self.db.cursor().execute(_INSERT, _row_values(record)).fetchone()[0]
+        """Insert one row and return its id. Raises one of STORAGE_ERRORS; see `write_or_fallback`."""
+        with write_lock(self.db), self.db.serialized("usage_log") as cur:
+            return cur.execute(_INSERT, _row_values(record)).fetchone()[0]
 
     def write_or_fallback(self, record: UsageRecord) -> tuple[int | None, str | None]:
         """Insert the row (after any held back earlier); if the database refuses, keep it aside.
@@ -163,7 +163,7 @@ class UsageLog:
         with self._fallback_lock:
             if not self._unsaved:
                 return 0
-            with write_lock(self.db), self.db.transaction() as cur:
+            with write_lock(self.db), self.db.serialized("usage_log") as cur:
                 for held in self._unsaved:
                     cur.execute(_INSERT, _row_values(held))
             count = len(self._unsaved)
@@ -212,7 +212,7 @@ class UsageLog:
                     continue
                 lines = path.read_text(encoding="utf-8").splitlines()
                 records = [UsageRecord.model_validate_json(line) for line in lines if line.strip()]
-                with self.db.transaction() as cur:
+                with self.db.serialized("usage_log") as cur:
                     for record in records:
                         values = _row_values(record)
                         cur.execute(_INSERT_IF_NEW, [*values, record.call_id, record.attempt, values[0],
@@ -241,16 +241,18 @@ class UsageLog:
         ids = sorted({c for c in call_ids if c})
         if not ids:
             return {}
+        marks = ", ".join("?" for _ in ids)
         rows = self.db.cursor().execute(
-            """SELECT call_id, sum(cost_usd)
-               FROM usage_log WHERE call_id IN (SELECT unnest(?)) GROUP BY call_id""", [ids]).fetchall()
+            f"""SELECT call_id, sum(cost_usd)
+                FROM usage_log WHERE call_id IN ({marks}) GROUP BY call_id""", ids).fetchall()  # noqa: S608
         return {call_id: (Decimal(str(cost)) if cost is not None else None) for call_id, cost in rows}
 
     def typical_latency_s(self, feature: str, model: str, *, last: int = 50) -> float | None:
         """Median seconds of the last `last` successful calls of a feature on a model; None before any."""
         row = self.db.cursor().execute(
-            "SELECT median(latency_ms) FROM (SELECT latency_ms FROM usage_log WHERE feature = ? AND model = ? "
-            "AND status = 'ok' AND latency_ms IS NOT NULL ORDER BY id DESC LIMIT ?)", [feature, model, last]).fetchone()
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) FROM (SELECT latency_ms FROM usage_log "
+            "WHERE feature = ? AND model = ? AND status = 'ok' AND latency_ms IS NOT NULL ORDER BY id DESC LIMIT ?) "
+            "AS recent", [feature, model, last]).fetchone()
         return row[0] / 1000 if row and row[0] is not None else None
 
     def recent(self, limit: int = 50) -> pd.DataFrame:

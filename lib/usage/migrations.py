@@ -1,7 +1,9 @@
 """The usage package's tables: its schema changes as named (name, sql) pairs, applied once each, in order.
 
-The database module knows no table; the composition root (lib/services.py) hands these lists to it."""
+The database module knows no table; the composition root (lib/services.py) hands these lists to it.
+`POSTGRES` holds the Postgres form of each migration whose DuckDB SQL Postgres does not take."""
 
+import re
 
 USAGE_LOG = [
     (
@@ -126,3 +128,32 @@ BUDGETS = [
 
 
 MIGRATIONS = USAGE_LOG + BUDGETS
+
+
+def _postgres_types(sql: str) -> str:
+    """DuckDB's DOUBLE is Postgres's DOUBLE PRECISION (every other type here is spelled alike)."""
+    return re.sub(r"\bDOUBLE\b(?! PRECISION)", "DOUBLE PRECISION", sql)
+
+
+# arg_max(value, at): the value of the row with the latest `at` (NULLs skipped), as DuckDB's built-in
+# arg_max does; the usage queries take the latest rate-limit headroom with it.
+_PG_ARG_MAX = """
+CREATE TYPE scribe_arg_max_state AS (arg DOUBLE PRECISION, at TIMESTAMP);
+CREATE FUNCTION scribe_arg_max_step(s scribe_arg_max_state, arg DOUBLE PRECISION, at TIMESTAMP)
+RETURNS scribe_arg_max_state LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN arg IS NULL OR at IS NULL THEN s
+                WHEN s IS NULL OR at > (s).at THEN ROW(arg, at)::scribe_arg_max_state
+                ELSE s END
+$$;
+CREATE FUNCTION scribe_arg_max_final(s scribe_arg_max_state) RETURNS DOUBLE PRECISION
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT (s).arg $$;
+CREATE AGGREGATE arg_max(DOUBLE PRECISION, TIMESTAMP) (
+    SFUNC = scribe_arg_max_step, STYPE = scribe_arg_max_state, FINALFUNC = scribe_arg_max_final
+);
+"""
+
+_DUCKDB = dict(USAGE_LOG)
+POSTGRES = {
+    "usage_log_001_create": _postgres_types(_DUCKDB["usage_log_001_create"]),
+    "usage_log_002_rollups": _postgres_types(_DUCKDB["usage_log_002_rollups"]) + _PG_ARG_MAX,
+}

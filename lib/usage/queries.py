@@ -1,4 +1,4 @@
-"""The Usage page's queries over the usage log: every aggregate is computed in SQL by DuckDB.
+"""The Usage page's queries over the usage log: every aggregate is computed in SQL (DuckDB or Postgres).
 
 `lib/usage/log.py` writes the log; this module reads it (the two hold all the usage-log SQL).
 Nothing here loads the big log into pandas: each query returns a small, already aggregated frame
@@ -34,6 +34,10 @@ table, which the work that produced them reports to (lib.usage.outcomes); latenc
 a user filter reads the rows). Percentiles are exact (quantile_cont) up to EXACT_PERCENTILE_ROWS
 successful attempts, and read from the histogram beyond (within 3 %, marked approximate).
 A unit test checks that the roll-ups give exactly the raw rows' answers.
+
+The SQL is written once for both databases: explicit GROUP BY positions (no GROUP BY ALL), an alias
+on every subquery, float division spelled out, CASE instead of boolean casts. `arg_max(value, ts)` is
+DuckDB's built-in, and an aggregate of the same name on Postgres (the usage migrations create it).
 """
 
 from __future__ import annotations
@@ -45,12 +49,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from lib.core.db import Database
+from lib.core.db import DB_ERRORS, Database
 from lib.usage import pricing
 from lib.usage.log import write_lock
 from lib.usage.pricing import format_usd  # noqa: F401 - re-exported: the pages format money from here
@@ -85,7 +88,7 @@ _MEASURES = {
 }
 _AGGREGATES = ",\n".join(f"{expr} AS {name}" for name, expr in _MEASURES.items())
 _USED = {  # used share of each rate-limit dimension, NULL where the headers were missing
-    dim: f"CASE WHEN rl_{dim}_limit > 0 THEN 1 - rl_{dim}_remaining / rl_{dim}_limit END"
+    dim: f"CASE WHEN rl_{dim}_limit > 0 THEN 1 - CAST(rl_{dim}_remaining AS DOUBLE PRECISION) / rl_{dim}_limit END"
     for dim in DIMENSIONS
 }
 # One raw row in the source's columns. Writes outside the 5m/1h split count as 5m, as in lib.usage.pricing.
@@ -93,7 +96,8 @@ _RAW_COLUMNS = f"""
     ts AS t, backend, model, feature, "user", status,
     coalesce(service_tier, '') AS service_tier, coalesce(speed, '') AS speed,
     coalesce(inference_geo, '') AS inference_geo,
-    1::BIGINT AS requests, (attempt > 0)::BIGINT AS retries, (cost_usd IS NULL)::BIGINT AS unpriced,
+    1::BIGINT AS requests, CASE WHEN attempt > 0 THEN 1 ELSE 0 END::BIGINT AS retries,
+    CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END::BIGINT AS unpriced,
     coalesce(cost_usd, 0)::DECIMAL(38, 9) AS cost_usd,
     input_tokens AS uncached_input,
     cache_write_5m_tokens
@@ -324,7 +328,7 @@ class UsageQueries:
         self.thresholds = long_context_thresholds(self.prices)
         self.rollup_ready = False
 
-    def _cur(self) -> duckdb.DuckDBPyConnection:
+    def _cur(self) -> Any:
         return self.db.cursor()
 
     def _one(self, sql: str, params: list[Any]) -> tuple:
@@ -338,22 +342,24 @@ class UsageQueries:
     def refresh(self) -> bool:
         """Roll up the rows (and accepted CRM fields) added since the last refresh; True when done."""
         try:
-            with write_lock(self.db), self.db.transaction() as cur:
+            with write_lock(self.db), self.db.serialized("usage_log") as cur:
                 self._refresh_daily(cur)
-        except duckdb.Error:
+        except DB_ERRORS:
             self.rollup_ready = False  # e.g. a read-only file: the raw rows still answer
         else:
             self.rollup_ready = True
         return self.rollup_ready
 
-    def _state(self, cur: duckdb.DuckDBPyConnection, name: str) -> tuple[int, str] | None:
+    def _state(self, cur: Any, name: str) -> tuple[int, str] | None:
         row = cur.execute("SELECT max_id, note FROM usage_rollup_state WHERE name = ?", [name]).fetchone()
         return (int(row[0]), row[1]) if row else None
 
-    def _set_state(self, cur: duckdb.DuckDBPyConnection, name: str, max_id: int, note: str) -> None:
-        cur.execute("INSERT OR REPLACE INTO usage_rollup_state VALUES (?, ?, ?)", [name, max_id, note])
+    def _set_state(self, cur: Any, name: str, max_id: int, note: str) -> None:
+        cur.execute("""INSERT INTO usage_rollup_state VALUES (?, ?, ?)
+                       ON CONFLICT (name) DO UPDATE SET max_id = EXCLUDED.max_id, note = EXCLUDED.note""",
+                    [name, max_id, note])
 
-    def _refresh_daily(self, cur: duckdb.DuckDBPyConnection) -> None:
+    def _refresh_daily(self, cur: Any) -> None:
         note = "long-context thresholds: " + ",".join(str(t) for t in self.thresholds)
         state = self._state(cur, "usage_daily")
         if state is not None and state[1] != note:  # the price table's tiers changed: start again
@@ -369,20 +375,21 @@ class UsageQueries:
             merge = ", ".join(_merge(name) for name in _MEASURES)
             sql = f"""INSERT INTO usage_daily
                       SELECT CAST(t AS DATE) AS day, {keys}, {_AGGREGATES}
-                      FROM ({self._raw_source("id > ? AND id <= ?")}) GROUP BY ALL
-                      ON CONFLICT DO UPDATE SET {merge}"""  # noqa: S608 - fixed SQL
+                      FROM ({self._raw_source("id > ? AND id <= ?")}) AS src GROUP BY {_positions(1 + len(_KEYS))}
+                      ON CONFLICT (day, {keys}) DO UPDATE SET {merge}"""  # noqa: S608 - fixed SQL
             cur.execute(sql, [done, top])
             sql = f"""INSERT INTO usage_latency_daily
                       SELECT CAST(ts AS DATE) AS day, backend, model, feature, metric, bin, count(*) AS calls
-                      FROM ({_latency_values("id > ? AND id <= ?")}) GROUP BY ALL
-                      ON CONFLICT DO UPDATE SET calls = calls + EXCLUDED.calls"""  # noqa: S608 - fixed SQL
+                      FROM ({_latency_values("id > ? AND id <= ?")}) AS src GROUP BY 1, 2, 3, 4, 5, 6
+                      ON CONFLICT (day, backend, model, feature, metric, bin)
+                      DO UPDATE SET calls = usage_latency_daily.calls + EXCLUDED.calls"""  # noqa: S608 - fixed SQL
             cur.execute(sql, [done, top, done, top])
         self._set_state(cur, "usage_daily", max(top, done), note)
 
     def _raw_source(self, where: str) -> str:
         tier = " + ".join(f"(max_prompt > {int(t)})::INTEGER" for t in self.thresholds) or "0"
         return f"""SELECT *, ({tier})::INTEGER AS lc_tier
-                   FROM (SELECT {_RAW_COLUMNS} FROM usage_log WHERE {where})"""  # noqa: S608 - fixed SQL
+                   FROM (SELECT {_RAW_COLUMNS} FROM usage_log WHERE {where}) AS raw"""  # noqa: S608 - fixed SQL
 
     def _uses_rollup(self, f: UsageFilter) -> bool:
         return self.rollup_ready and f.whole_days and f.bucket != "hour"
@@ -425,11 +432,11 @@ class UsageQueries:
     def options(self, backend: str | None) -> Options:
         """Models, features and users seen on a backend, and its first and last day."""
         day = "day" if self.rollup_ready else "CAST(ts AS DATE)"
-        sql = f"""SELECT list(DISTINCT model ORDER BY model), list(DISTINCT feature ORDER BY feature),
-                         list(DISTINCT "user" ORDER BY "user"), min({day}), max({day})
+        sql = f"""SELECT array_agg(DISTINCT model ORDER BY model), array_agg(DISTINCT feature ORDER BY feature),
+                         array_agg(DISTINCT "user" ORDER BY "user"), min({day}), max({day})
                   FROM {self._small_table()} WHERE (? IS NULL OR backend = ?)"""  # noqa: S608 - fixed SQL
         models, features, users, first, last = self._one(sql, [backend, backend])
-        return Options(models or [], features or [], users or [], first, last)
+        return Options(list(models or []), list(features or []), list(users or []), first, last)
 
     # -- headline ----------------------------------------------------------------------------------
 
@@ -440,7 +447,7 @@ class UsageQueries:
             SELECT coalesce(sum(requests), 0)::BIGINT, coalesce(sum(retries), 0)::BIGINT, {_ERRORS}, {_LIMITED},
                    coalesce(sum(cost_usd), 0), coalesce(sum(unpriced), 0)::BIGINT, {_TOKEN_SUMS},
                    {", ".join(f"arg_max(last_{dim}, last_{dim}_ts)" for dim in DIMENSIONS)}
-            FROM ({src})"""  # noqa: S608 - fixed SQL; the filter's values are parameters
+            FROM ({src}) AS src"""  # noqa: S608 - fixed SQL; the filter's values are parameters
         row = self._one(sql, params)
         head = Headline(
             requests=row[0], retries=row[1], errors=row[2], rate_limited=row[3], spend=Decimal(row[4]),
@@ -456,7 +463,7 @@ class UsageQueries:
         month_filter = replace(f, start=month, end=day + timedelta(days=1))
         src, params = self.source(month_filter, rollup=self.rollup_ready)
         sql = f"""SELECT coalesce(sum(cost_usd) FILTER (WHERE t >= ?), 0), coalesce(sum(cost_usd), 0)
-                  FROM ({src})"""  # noqa: S608 - fixed SQL
+                  FROM ({src}) AS src"""  # noqa: S608 - fixed SQL
         today, this_month = self._one(sql, [day, *params])
         return Decimal(today), Decimal(this_month)
 
@@ -465,9 +472,9 @@ class UsageQueries:
     def spend_by_model(self, f: UsageFilter) -> pd.DataFrame:
         """Known spend per time bucket and model: bucket, model, cost_usd, requests."""
         src, params = self.source(f)
-        sql = f"""SELECT date_trunc('{_bucket(f)}', t) AS bucket, model, sum(cost_usd)::DOUBLE AS cost_usd,
-                         sum(requests)::BIGINT AS requests
-                  FROM ({src}) GROUP BY ALL ORDER BY bucket, model"""  # noqa: S608 - fixed SQL
+        sql = f"""SELECT date_trunc('{_bucket(f)}', t) AS bucket, model,
+                         sum(cost_usd)::DOUBLE PRECISION AS cost_usd, sum(requests)::BIGINT AS requests
+                  FROM ({src}) AS src GROUP BY 1, 2 ORDER BY bucket, model"""  # noqa: S608 - fixed SQL
         return self._df(sql, params)
 
     def series(self, f: UsageFilter) -> pd.DataFrame:
@@ -483,9 +490,10 @@ class UsageQueries:
             WITH agg AS (
                 SELECT date_trunc('{_bucket(f)}', t) AS bucket, sum(requests)::BIGINT AS requests,
                        {_ERRORS} AS errors, {_LIMITED} AS rate_limited, {_TOKEN_SUMS}, {headroom}
-                FROM ({src}) GROUP BY 1)
+                FROM ({src}) AS src GROUP BY 1)
             SELECT *, CASE WHEN cache_read + cache_write_5m + cache_write_1h = 0 THEN NULL
-                           ELSE cache_read / (uncached_input + cache_write_5m + cache_write_1h + cache_read)
+                           ELSE CAST(cache_read AS DOUBLE PRECISION)
+                                / (uncached_input + cache_write_5m + cache_write_1h + cache_read)
                       END AS hit_rate
             FROM agg ORDER BY bucket"""  # noqa: S608 - fixed SQL; the filter's values are parameters
         return self._df(sql, params)
@@ -512,17 +520,19 @@ class UsageQueries:
         if self.rollup_ready and f.whole_days and not f.users:
             where, params = f.where(day_column=True)
             sql = f"""SELECT metric, bin, sum(calls)::BIGINT AS calls FROM usage_latency_daily
-                      WHERE {where} GROUP BY ALL ORDER BY metric, bin"""  # noqa: S608 - fixed SQL
+                      WHERE {where} GROUP BY 1, 2 ORDER BY metric, bin"""  # noqa: S608 - fixed SQL
             return self._df(sql, params)
         where, params = f.where()
-        sql = f"""SELECT metric, bin, count(*) AS calls FROM ({_latency_values(where)})
-                  GROUP BY ALL ORDER BY metric, bin"""  # noqa: S608 - fixed SQL
+        sql = f"""SELECT metric, bin, count(*) AS calls FROM ({_latency_values(where)}) AS src
+                  GROUP BY 1, 2 ORDER BY metric, bin"""  # noqa: S608 - fixed SQL
         return self._df(sql, params + params)
 
     def exact_percentiles(self, f: UsageFilter) -> dict[str, tuple[float | None, float | None]]:
         where, params = f.where()
-        sql = f"""SELECT quantile_cont(latency_ms, [0.5, 0.95]) FILTER (WHERE latency_ms > 0),
-                         quantile_cont(ttft_ms, [0.5, 0.95]) FILTER (WHERE ttft_ms > 0)
+        sql = f"""SELECT percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY latency_ms)
+                             FILTER (WHERE latency_ms > 0),
+                         percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY ttft_ms)
+                             FILTER (WHERE ttft_ms > 0)
                   FROM usage_log WHERE {where} AND status = 'ok'"""  # noqa: S608 - fixed SQL
         latency, ttft = self._one(sql, params)
         return {"latency": tuple(latency or (None, None)), "ttft": tuple(ttft or (None, None))}
@@ -530,11 +540,11 @@ class UsageQueries:
     def breakdowns(self, f: UsageFilter) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Spend, requests and tokens by feature and by user (largest spend first), in one scan."""
         src, params = self.source(f)
-        sql = f"""SELECT feature, "user", grouping(feature) AS by_user, sum(cost_usd)::DOUBLE AS cost_usd,
+        sql = f"""SELECT feature, "user", grouping(feature) AS by_user, sum(cost_usd)::DOUBLE PRECISION AS cost_usd,
                          sum(requests)::BIGINT AS requests,
                          sum(uncached_input + cache_write_5m + cache_write_1h + cache_read)::BIGINT AS prompt_tokens,
                          sum(output)::BIGINT AS output_tokens
-                  FROM ({src}) GROUP BY GROUPING SETS ((feature), ("user"))"""  # noqa: S608 - fixed SQL
+                  FROM ({src}) AS src GROUP BY GROUPING SETS ((feature), ("user"))"""  # noqa: S608 - fixed SQL
         frame = self._df(sql, params)
         cols = ["cost_usd", "requests", "prompt_tokens", "output_tokens"]
         out = []
@@ -563,7 +573,7 @@ class UsageQueries:
             WITH spend AS (
                 SELECT model, coalesce(sum(cost_usd) FILTER (WHERE feature IN ('extract', 'batch')), 0) AS crm_spend,
                        coalesce(sum(cost_usd) FILTER (WHERE feature = 'follow_up'), 0) AS email_spend
-                FROM ({src}) GROUP BY model),
+                FROM ({src}) AS src GROUP BY model),
             emails AS (
                 SELECT model, count(*) AS emails FROM usage_log
                 WHERE {where} AND outcome_kind = 'follow_up' AND status = 'ok' GROUP BY model),
@@ -588,9 +598,9 @@ class UsageQueries:
         src, params = self.source(f)
         sql = f"""SELECT model, CAST(t AS DATE) AS day, service_tier, speed, inference_geo, lc_tier,
                          max(max_prompt)::BIGINT AS max_prompt, {_TOKEN_SUMS},
-                         sum(cost_usd)::DOUBLE AS logged_usd, sum(requests)::BIGINT AS requests,
+                         sum(cost_usd)::DOUBLE PRECISION AS logged_usd, sum(requests)::BIGINT AS requests,
                          sum(unpriced)::BIGINT AS unpriced
-                  FROM ({src}) GROUP BY ALL ORDER BY day, model"""  # noqa: S608 - fixed SQL
+                  FROM ({src}) AS src GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY day, model"""  # noqa: S608 - fixed SQL
         frame = self._df(sql, params)
         for col in ("service_tier", "speed", "inference_geo"):  # '' stands for NULL in the roll-up
             frame[col] = frame[col].astype(object).where(frame[col] != "", None)
@@ -603,8 +613,13 @@ class UsageQueries:
         where, params = f.where()
         sql = f"SELECT * FROM usage_log WHERE {where} ORDER BY id"  # noqa: S608 - fixed SQL
         cur = self._cur()
-        cur.complete()  # this thread's cursor may hold a half-read result (a fetchone elsewhere): the relation API refuses that
-        table = cur.sql(sql, params=params).to_arrow_table()
+        if self.db.dialect == "duckdb":
+            cur.complete()  # this thread's cursor may hold a half-read result (a fetchone elsewhere): the relation API refuses that
+            table = cur.sql(sql, params=params).to_arrow_table()
+        else:
+            cur.execute(sql, params)
+            rows = cur.fetchall()
+            table = pa.table({d[0]: pa.array([r[i] for r in rows]) for i, d in enumerate(cur.description)})
         out = pa.BufferOutputStream()
         pa_csv.write_csv(table, out)
         return out.getvalue().to_pybytes()
@@ -625,7 +640,7 @@ class UsageQueries:
                          coalesce("user", feature, '') AS subject,
                          coalesce(sum(cost_usd) FILTER (WHERE t >= ?), 0) AS day,
                          coalesce(sum(cost_usd), 0) AS month
-                  FROM ({src}) GROUP BY GROUPING SETS ((), ("user"), (feature))"""  # noqa: S608 - fixed SQL
+                  FROM ({src}) AS src GROUP BY GROUPING SETS ((), ("user"), (feature))"""  # noqa: S608 - fixed SQL
         rows = self._cur().execute(sql, [day, *params]).fetchall()
         frame = pd.DataFrame([(s, n, Decimal(d), Decimal(m)) for s, n, d, m in rows],
                              columns=["scope", "subject", "day", "month"])
@@ -637,7 +652,7 @@ class UsageQueries:
         f = UsageFilter.for_days(first, last, backend=backend)
         src, params = self.source(f, rollup=self.rollup_ready)
         sql = f"""SELECT CAST(t AS DATE) AS day, model, sum(cost_usd) AS cost_usd, sum(unpriced)::BIGINT AS unpriced
-                  FROM ({src}) GROUP BY ALL ORDER BY day, model"""  # noqa: S608 - fixed SQL
+                  FROM ({src}) AS src GROUP BY 1, 2 ORDER BY day, model"""  # noqa: S608 - fixed SQL
         rows = self._cur().execute(sql, params).fetchall()
         return pd.DataFrame([(d, m, Decimal(c), int(u)) for d, m, c, u in rows],
                             columns=["day", "model", "cost_usd", "unpriced"])
@@ -671,16 +686,23 @@ def _latency_values(where: str) -> str:
     return one("latency", "latency_ms") + " UNION ALL " + one("ttft", "ttft_ms")
 
 
-def _merge(name: str) -> str:
-    """How an ON CONFLICT update folds a new partial aggregate into the stored one."""
+def _positions(n: int) -> str:
+    """GROUP BY 1, 2, …, n: the first n columns of the select list."""
+    return ", ".join(str(i) for i in range(1, n + 1))
+
+
+def _merge(name: str, table: str = "usage_daily") -> str:
+    """How an ON CONFLICT update folds a new partial aggregate into the stored one (`table`'s row;
+    Postgres wants the stored row's columns named with the table)."""
+    old = f"{table}.{name}"
     if name.startswith("peak_") or name == "max_prompt":
-        return f"{name} = greatest({name}, EXCLUDED.{name})"
+        return f"{name} = greatest({old}, EXCLUDED.{name})"
     if name.startswith("last_") and name.endswith("_ts"):
-        return f"{name} = greatest({name}, EXCLUDED.{name})"
+        return f"{name} = greatest({old}, EXCLUDED.{name})"
     if name.startswith("last_"):  # the value of the latest attempt: keep whichever side is later
-        return (f"{name} = CASE WHEN {name}_ts IS NULL OR EXCLUDED.{name}_ts > {name}_ts "
-                f"THEN EXCLUDED.{name} ELSE {name} END")
-    return f"{name} = {name} + EXCLUDED.{name}"
+        return (f"{name} = CASE WHEN {old}_ts IS NULL OR EXCLUDED.{name}_ts > {old}_ts "
+                f"THEN EXCLUDED.{name} ELSE {old} END")
+    return f"{name} = {old} + EXCLUDED.{name}"
 
 
 # -- reshaping small frames ---------------------------------------------------------------------------

@@ -16,8 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-import duckdb
-
+from lib.core.db import DB_ERRORS
 from lib.crm.records import ALL_FIELDS, Contact, Deal
 from lib.crm.store import CrmStore, validate_values
 
@@ -102,7 +101,7 @@ class CrmTools:
             value = tool(**(tool_input or {}))
         except ToolFailed as exc:
             return ToolOutput(str(exc), is_error=True)
-        except (duckdb.Error, ValueError, KeyError) as exc:
+        except (*DB_ERRORS, ValueError, KeyError) as exc:
             return ToolOutput(f"{name} failed: {type(exc).__name__}: {exc}", is_error=True)
         if isinstance(value, ToolOutput):
             return value

@@ -1,4 +1,4 @@
-"""Assistant conversations: what was asked and answered, kept whole in DuckDB (all their SQL lives here).
+"""Assistant conversations: what was asked and answered, kept whole in the database (all their SQL lives here).
 
 A conversation is a list of turns. A turn is one question and everything it led to: the API messages
 it appended (the user's question, then per tool round the assistant's message unchanged and one user
@@ -256,7 +256,7 @@ class ConversationStore:
         sql = """SELECT c.id, c."user", c.title, c.updated_at, count(t.seq) AS turns
                  FROM conversations c LEFT JOIN conversation_turns t ON t.conversation_id = c.id
                  WHERE NOT c.archived AND (? IS NULL OR c."user" = ?)
-                 GROUP BY ALL ORDER BY c.updated_at DESC LIMIT ?"""
+                 GROUP BY c.id, c."user", c.title, c.updated_at ORDER BY c.updated_at DESC LIMIT ?"""
         return self.db.cursor().execute(sql, [user, user, limit]).df()
 
     def load(self, conv_id: str) -> Conversation | None:

@@ -38,22 +38,28 @@ def portal(hubspot_server):
     return p
 
 
-@pytest.fixture
-def build(sandbox, hubspot_server, monkeypatch):
-    """build(**env) -> Services on HubSpot (the test server) and the sandbox."""
+@pytest.fixture(params=["duckdb", "postgres"])
+def build(request, sandbox, hubspot_server, monkeypatch):
+    """build(**env) -> Services on HubSpot (the test server) and the sandbox, the mirror kept in DuckDB
+    or in Postgres (SCRIBE_DATABASE_URL; skipped, with the reason, where Postgres is not installed)."""
     monkeypatch.setenv("ANTHROPIC_BASE_URL", sandbox.base_url)
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", TOKEN)
     monkeypatch.setenv("HUBSPOT_BASE_URL", hubspot_server.base_url)
+    if request.param == "postgres":
+        monkeypatch.setenv("SCRIBE_DATABASE_URL", request.getfixturevalue("postgres_url"))
     built = []
 
     def make(**env):
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         s = services_module.build(load_settings())
+        assert s.db.dialect == request.param
         built.append(s)
         return s
 
-    return make
+    yield make
+    for s in built:
+        s.db.close()
 
 
 def _review(s, note: str = NOTE) -> review.Review:

@@ -81,7 +81,8 @@ class HubSpotCrm(BuiltinCrm):
         return json.loads(row[0]) if row else None
 
     def _set_state(self, name: str, value: Any, tx=None) -> None:
-        (tx or self.db.cursor()).execute("INSERT OR REPLACE INTO hubspot_state VALUES (?, ?, ?)",
+        (tx or self.db.cursor()).execute("""INSERT INTO hubspot_state VALUES (?, ?, ?)
+                                            ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, ts = EXCLUDED.ts""",
                                          [name, json.dumps(value), _now()])
 
     def stage_mapping(self) -> tuple[str, dict[str, str | None]]:
@@ -166,9 +167,11 @@ class HubSpotCrm(BuiltinCrm):
                                    "domain": r.get("domain"), "industry": r.get("industry"), "city": r.get("city")}
                                   for r in companies])
             self._bulk(tx, "company", "company_id_seq", frame, """
-                INSERT OR REPLACE INTO companies (id, name, domain, industry, city, archived)
+                INSERT INTO companies (id, name, domain, industry, city, archived)
                 SELECT m.local_id, f.name, f.domain, f.industry, f.city, FALSE
-                FROM hs_frame f JOIN hubspot_ids m ON m.kind = 'company' AND m.hs_id = f.hs_id""")
+                FROM hs_frame f JOIN hubspot_ids m ON m.kind = 'company' AND m.hs_id = f.hs_id
+                ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, domain = EXCLUDED.domain,
+                    industry = EXCLUDED.industry, city = EXCLUDED.city, archived = EXCLUDED.archived""")
         contacts = records.get("contacts") or []
         if contacts:
             frame = pd.DataFrame([{"hs_id": r.id, "name": fields.contact_values(r)["name"] or r.get("email") or f"Contact {r.id}",
@@ -176,27 +179,33 @@ class HubSpotCrm(BuiltinCrm):
                                    "owner": r.get("hubspot_owner_id"),
                                    "company_hs": r.company_ids[0] if r.company_ids else None} for r in contacts])
             self._bulk(tx, "contact", "contact_id_seq", frame, """
-                INSERT OR REPLACE INTO contacts (id, name, email, phone, title, company_id, owner, archived)
+                INSERT INTO contacts (id, name, email, phone, title, company_id, owner, archived)
                 SELECT m.local_id, f.name, f.email, f.phone, f.title, co.local_id, f.owner, FALSE
                 FROM hs_frame f JOIN hubspot_ids m ON m.kind = 'contact' AND m.hs_id = f.hs_id
-                LEFT JOIN hubspot_ids co ON co.kind = 'company' AND co.hs_id = f.company_hs""")
+                LEFT JOIN hubspot_ids co ON co.kind = 'company' AND co.hs_id = f.company_hs
+                ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email, phone = EXCLUDED.phone,
+                    title = EXCLUDED.title, company_id = EXCLUDED.company_id, owner = EXCLUDED.owner,
+                    archived = EXCLUDED.archived""")
             self._custom_upsert(tx, "contact", contacts)
         deals = records.get("deals") or []
         if deals:
             frame = pd.DataFrame([{"hs_id": r.id, "name": r.get("dealname") or f"Deal {r.id}",
                                    "stage": reverse.get(r.get("dealstage") or "", r.get("dealstage") or "lead"),
-                                   "amount": r.get("amount") or None, "next_step": r.get("hs_next_step"),
+                                   "amount": _amount(r.get("amount")), "next_step": r.get("hs_next_step"),
                                    "owner": r.get("hubspot_owner_id"),
                                    "contact_hs": r.contact_ids[0] if r.contact_ids else None,
                                    "company_hs": r.company_ids[0] if r.company_ids else None} for r in deals])
             self._bulk(tx, "deal", "deal_id_seq", frame, """
-                INSERT OR REPLACE INTO deals (id, company_id, contact_id, name, stage, amount, next_step,
-                                              next_step_date, owner, archived)
-                SELECT m.local_id, co.local_id, ct.local_id, f.name, f.stage, TRY_CAST(f.amount AS DECIMAL(14, 2)),
-                       f.next_step, (SELECT d.next_step_date FROM deals d WHERE d.id = m.local_id), f.owner, FALSE
+                INSERT INTO deals (id, company_id, contact_id, name, stage, amount, next_step, owner, archived)
+                SELECT m.local_id, co.local_id, ct.local_id, f.name, f.stage, CAST(f.amount AS DECIMAL(14, 2)),
+                       f.next_step, f.owner, FALSE
                 FROM hs_frame f JOIN hubspot_ids m ON m.kind = 'deal' AND m.hs_id = f.hs_id
                 LEFT JOIN hubspot_ids co ON co.kind = 'company' AND co.hs_id = f.company_hs
-                LEFT JOIN hubspot_ids ct ON ct.kind = 'contact' AND ct.hs_id = f.contact_hs""")
+                LEFT JOIN hubspot_ids ct ON ct.kind = 'contact' AND ct.hs_id = f.contact_hs
+                ON CONFLICT (id) DO UPDATE SET company_id = EXCLUDED.company_id, contact_id = EXCLUDED.contact_id,
+                    name = EXCLUDED.name, stage = EXCLUDED.stage, amount = EXCLUDED.amount,
+                    next_step = EXCLUDED.next_step, owner = EXCLUDED.owner, archived = EXCLUDED.archived""")
+                # next_step_date is Scribe's own (HubSpot has no such property): an update keeps it
             self._custom_upsert(tx, "deal", deals)
 
     def _bulk(self, tx, kind: str, sequence: str, frame: pd.DataFrame, upsert_sql: str) -> None:
@@ -221,9 +230,11 @@ class HubSpotCrm(BuiltinCrm):
             return
         tx.register("hs_custom", pd.DataFrame(rows).astype(object))
         try:
-            tx.execute("""INSERT OR REPLACE INTO custom_values (entity, entity_id, key, value)
+            tx.execute("""INSERT INTO custom_values (entity, entity_id, key, value)
                           SELECT ?, m.local_id, f.key, f.value FROM hs_custom f
-                          JOIN hubspot_ids m ON m.kind = ? AND m.hs_id = f.hs_id""", [entity, entity])
+                          JOIN hubspot_ids m ON m.kind = ? AND m.hs_id = f.hs_id
+                          ON CONFLICT (entity, entity_id, key) DO UPDATE SET value = EXCLUDED.value""",
+                       [entity, entity])
         finally:
             tx.unregister("hs_custom")
 
@@ -354,7 +365,8 @@ class HubSpotCrm(BuiltinCrm):
         elif definition is not None:
             entity_id = contact_id if definition.entity == "contact" else deal_id
             if entity_id is not None:
-                cur.execute("INSERT OR REPLACE INTO custom_values (entity, entity_id, key, value) VALUES (?, ?, ?, ?)",
+                cur.execute("""INSERT INTO custom_values (entity, entity_id, key, value) VALUES (?, ?, ?, ?)
+                               ON CONFLICT (entity, entity_id, key) DO UPDATE SET value = EXCLUDED.value""",
                             [definition.entity, entity_id, name, as_text(seen)])
 
     def _current(self, contact_id: int) -> dict[str, Any]:
@@ -426,7 +438,9 @@ class HubSpotCrm(BuiltinCrm):
         return (row[0], row[1]) if row else None
 
     def _done(self, review_key: str, step: str, hs_id: str, created: bool) -> None:
-        self.db.cursor().execute("INSERT OR REPLACE INTO hubspot_writes VALUES (?, ?, ?, ?, ?)",
+        self.db.cursor().execute("""INSERT INTO hubspot_writes VALUES (?, ?, ?, ?, ?)
+                                    ON CONFLICT (review_key, step) DO UPDATE SET hs_id = EXCLUDED.hs_id,
+                                        created = EXCLUDED.created, ts = EXCLUDED.ts""",
                                  [review_key, step, str(hs_id), created, _now()])
 
     def _write(self, key: str, plan: dict[str, Any], pipe: Pipeline) -> None:
@@ -640,6 +654,19 @@ class HubSpotCrm(BuiltinCrm):
     def import_contacts(self, rows: list[dict[str, Any]], user: str) -> SaveResult:
         raise InvalidRecord("With HubSpot as the system of record, contacts are imported in HubSpot.",
                             "Import the file in HubSpot (Contacts > Import); Scribe mirrors them on its next sync.")
+
+
+def _amount(value: Any) -> str | None:
+    """A deal amount from HubSpot as the mirror keeps it (DECIMAL(14, 2)), or None when it is not a number
+    that fits: a portal's odd value never stops a sync."""
+    text = as_text(value)
+    if text is None:
+        return None
+    try:
+        number = Decimal(text.strip())
+    except InvalidOperation:
+        return None
+    return str(number) if number.is_finite() and abs(number) < Decimal(10) ** 12 else None
 
 
 def _note_time(day: date | None) -> datetime:

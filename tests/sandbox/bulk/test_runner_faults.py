@@ -1,5 +1,6 @@
 """The live runner on the sandbox's virtual clock: faults, every note accounted for, fairness, cancel, resume."""
 
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -30,6 +31,19 @@ def make_manager(sandbox, db, *, key=KEY, concurrency=8, owner="this-process"):
                          owner=owner)
     simulated.attach(manager.runner)
     return manager
+
+
+def after_third_result(manager, action):
+    """Run `action` once the third result is stored (from the worker that stored it)."""
+    real, stored = manager.store.succeed, []
+
+    def succeed(*args, **kwargs):
+        real(*args, **kwargs)
+        stored.append(1)
+        if len(stored) == 3:
+            action()
+
+    manager.store.succeed = succeed
 
 
 @pytest.fixture
@@ -101,11 +115,8 @@ def test_interactive_work_goes_ahead_of_everyones_bulk_work(sandbox, manager, no
 
 def test_cancel_drops_what_was_not_sent_and_every_note_still_ends(sandbox, manager, notes):
     sandbox.configure(rpm=60, burst_s=2, ttft_ms=50, tokens_per_s=4000)
+    after_third_result(manager, lambda: manager.cancel(job_id))  # not a race with the (virtual) clock
     job_id = manager.start_live(notes * 2, user="dana", model=MODEL)
-    deadline = time.monotonic() + 30
-    while manager.store.job(job_id).done < 3 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    manager.cancel(job_id)
     assert manager.runner.wait_idle(timeout_s=60)
     job = manager.store.job(job_id)
     assert job.status == "canceled" and job.done == job.total == 40
@@ -142,10 +153,13 @@ def test_a_job_left_running_by_a_stopped_process_waits_to_be_resumed(sandbox, db
 
 def test_interrupting_keeps_unsent_items_queued_and_resume_sends_each_once(sandbox, manager, notes):
     sandbox.configure(ttft_ms=400)
+    signalled = threading.Event()
+    after_third_result(manager, lambda: (manager.runner.interrupt(job_id, "Interrupted by SIGTERM."),
+                                         signalled.set()))
     job_id = manager.start_live(notes[:20], user="dana", model=MODEL)
-    while manager.store.job(job_id).done < 3:
-        time.sleep(0.01)
-    assert manager.interrupt("Interrupted by SIGTERM.", grace_s=60) == [job_id]
+    assert signalled.wait(60)
+    manager.interrupt("Interrupted by SIGTERM.", grace_s=60)  # waits for the requests in flight
+    assert manager.runner.wait_idle(timeout_s=60)
     job = manager.store.job(job_id)
     assert job.status == "interrupted" and job.error == "Interrupted by SIGTERM."
     assert 3 <= job.done < 20 and job.counts["queued"] == 20 - job.done  # none failed as canceled

@@ -15,6 +15,12 @@ NOTE = ("Date: 2026-11-19\nRep: dana\n\nDemo with Acme Corp. John Smith (VP Oper
         "Linda Park, their CFO, wants pricing in writing: $48,000 for the first year. Next step: send the proposal.")
 
 
+@pytest.fixture
+def db(database):
+    """The gateway's usage log on DuckDB and on Postgres (the same tests, both databases)."""
+    return database
+
+
 def make_gateway(sandbox, db, **env):
     settings = load_settings(env={k.upper(): str(v) for k, v in env.items()}, secrets={})
     guard = BudgetGuard(db, backend="sandbox", settings=lambda: settings, ttl_s=0)

@@ -27,6 +27,12 @@ NOTE = (
 MODEL = "claude-sonnet-4-6"
 
 
+@pytest.fixture
+def db(database):
+    """The gateway's usage log on DuckDB and on Postgres (the same tests, both databases)."""
+    return database
+
+
 def rows(gw):
     return gw.usage_log.db.cursor().execute("SELECT * FROM usage_log ORDER BY id").df()
 

@@ -9,7 +9,6 @@ from lib.claude import prompts
 from lib.claude.gateway import Gateway
 from lib.core.errors import AuthenticationFailed
 from lib.sandbox.clock import to_datetime
-from lib.services import open_database
 from lib.usage import reconcile
 from lib.usage.log import UsageLog
 from lib.usage.queries import UsageQueries
@@ -20,9 +19,9 @@ NOTE = ("Date: 2026-11-19\nRep: dana\n\nCall with Initech. Bob Porter wants a pi
 
 
 @pytest.fixture
-def gw(sandbox, hermetic_env):
+def gw(sandbox, database):
     # usage rows are stamped with the sandbox's (virtual) clock, so both sides agree on the day
-    return Gateway(UsageLog(open_database(hermetic_env)), api_key="sk-test-reconcile", base_url=sandbox.base_url,
+    return Gateway(UsageLog(database), api_key="sk-test-reconcile", base_url=sandbox.base_url,
                    backend="sandbox", now=lambda: to_datetime(sandbox.clock.now()))
 
 

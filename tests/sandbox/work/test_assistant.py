@@ -15,6 +15,12 @@ JOHN = "john.smith@acme.com"
 ROBERT = "robert.chen@initech.com"
 
 
+@pytest.fixture
+def db(database):
+    """The stores on DuckDB and on Postgres (the same tests, both databases)."""
+    return database
+
+
 @pytest.fixture(autouse=True)
 def journal_bodies(sandbox):
     """These tests read what was sent to Claude from the sandbox's journal."""

@@ -14,6 +14,12 @@ NOTES = ("Date: 2026-11-19\nDemo went well. John wants pricing for 40 seats, $48
          "Next step: send the proposal by Friday.")
 
 
+@pytest.fixture
+def db(database):
+    """The stores on DuckDB and on Postgres (the same tests, both databases)."""
+    return database
+
+
 def rows(db):
     return db.cursor().execute("SELECT * FROM usage_log ORDER BY id").df()
 

@@ -1,4 +1,6 @@
-"""The database, its migrations, and the usage log's write path (including the fallback file)."""
+"""The database, its migrations, and the usage log's write path (including the fallback file).
+
+Each test runs on DuckDB and on Postgres (the `database` fixture), except the file lock, DuckDB's own."""
 
 import subprocess
 import sys
@@ -7,10 +9,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from lib.core.db import applied_migrations, migrate
+from lib.core.db import DB_ERRORS, applied_migrations, migrate
 from lib.services import MIGRATIONS, open_database
 from lib.usage.log import UsageLog, UsageRecord
 
@@ -23,17 +24,26 @@ def record(**over):
     return UsageRecord(**(base | over))
 
 
-def test_migrations_run_once(hermetic_env):
-    db = open_database(hermetic_env)
+def reopen(db):
+    """The same database opened again, as another process would."""
+    if db.dialect == "duckdb":
+        return open_database(db.path)
+    return open_database(db.url, local_path=db.path)
+
+
+def test_migrations_run_once(database):
+    db = database
     first = applied_migrations(db)
-    assert "usage_log_001_create" in first
+    assert "usage_log_001_create" in first and "conversations_001_create" in first
     assert migrate(db, MIGRATIONS) == []
     db.close()
-    assert applied_migrations(open_database(hermetic_env)) == first
+    again = reopen(db)
+    assert applied_migrations(again) == first
+    again.close()
 
 
-def test_write_and_read_back(hermetic_env):
-    log = UsageLog(open_database(hermetic_env))
+def test_write_and_read_back(database):
+    log = UsageLog(database)
     row_id = log.write(record())
     rows = log.rows_for_call("c1")
     assert list(rows["id"]) == [row_id]
@@ -41,14 +51,14 @@ def test_write_and_read_back(hermetic_env):
     assert Decimal(str(rows.loc[0, "cost_usd"])) == Decimal("0.000105")
 
 
-def test_unknown_cost_is_null_not_zero(hermetic_env):
-    log = UsageLog(open_database(hermetic_env))
+def test_unknown_cost_is_null_not_zero(database):
+    log = UsageLog(database)
     log.write(record(cost_usd=None))
     assert log.db.cursor().execute("SELECT cost_usd IS NULL FROM usage_log").fetchone() == (True,)
 
 
-def test_a_refused_write_goes_to_the_fallback_file_and_comes_back(hermetic_env):
-    db = open_database(hermetic_env)
+def test_a_refused_write_goes_to_the_fallback_file_and_comes_back(database):
+    db = database
     log = UsageLog(db)
     db.cursor().execute("ALTER TABLE usage_log RENAME TO usage_log_away")  # every insert now fails
     row_id, warning = log.write_or_fallback(record(call_id="lost?"))
@@ -102,8 +112,8 @@ def test_importing_a_fallback_file_skips_rows_already_logged(hermetic_env, tmp_p
     assert len(log.rows_for_call("twice")) == 1 and len(log.rows_for_call("new")) == 1
 
 
-def test_spend_today_sums_known_costs_of_one_backend(hermetic_env):
-    log = UsageLog(open_database(hermetic_env))
+def test_spend_today_sums_known_costs_of_one_backend(database):
+    log = UsageLog(database)
     now = datetime(2026, 11, 26, 12, tzinfo=UTC)
     log.write(record(ts=now, cost_usd=Decimal("0.5")))
     log.write(record(ts=now, cost_usd=None))
@@ -113,8 +123,8 @@ def test_spend_today_sums_known_costs_of_one_backend(hermetic_env):
     assert log.spend_today(today=now.date()) == Decimal("2.5")
 
 
-def test_each_thread_gets_its_own_cursor(hermetic_env):
-    db = open_database(hermetic_env)
+def test_each_thread_gets_its_own_cursor(database):
+    db = database
     log = UsageLog(db)
     seen, errors = set(), []
 
@@ -123,7 +133,7 @@ def test_each_thread_gets_its_own_cursor(hermetic_env):
             seen.add(id(db.cursor()))
             for i in range(20):
                 log.write(record(call_id=f"t{n}-{i}"))
-        except duckdb.Error as exc:  # pragma: no cover - the failure this test is about
+        except DB_ERRORS as exc:  # pragma: no cover - the failure this test is about
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
@@ -131,12 +141,13 @@ def test_each_thread_gets_its_own_cursor(hermetic_env):
         t.start()
     for t in threads:
         t.join()
-    assert not errors and len(seen) == 4
+    assert not errors
+    assert len(seen) == 4 or db.dialect == "postgres"  # Postgres: a pooled connection per statement instead
     assert db.cursor().execute("SELECT count(*) FROM usage_log").fetchone() == (80,)
 
 
-def test_transaction_rolls_back_on_error(hermetic_env):
-    db = open_database(hermetic_env)
+def test_transaction_rolls_back_on_error(database):
+    db = database
     with pytest.raises(RuntimeError), db.transaction() as cur:
         cur.execute("CREATE TABLE t (x INT)")
         cur.execute("INSERT INTO t VALUES (1)")
@@ -152,3 +163,24 @@ def test_a_second_process_gets_a_clear_busy_error(hermetic_env):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert "BUSY" in out.stdout and "holds the database" in out.stdout
     holder.close()
+
+
+def test_call_costs_add_up_each_calls_attempts(database):
+    log = UsageLog(database)
+    log.write(record(call_id="x", cost_usd=Decimal("0.25")))
+    log.write(record(call_id="x", status="429", cost_usd=Decimal("0.5")))
+    log.write(record(call_id="y", cost_usd=None))
+    log.write(record(call_id="z", cost_usd=Decimal("9")))
+    assert log.call_costs(["x", "y", "x", "", "nobody"]) == {"x": Decimal("0.75"), "y": None}
+    assert log.call_costs([]) == {}
+
+
+def test_a_usage_row_written_inside_an_open_transaction_is_part_of_it(database):
+    log = UsageLog(database)
+    with pytest.raises(RuntimeError), database.transaction():
+        log.write(record(call_id="inside"))
+        raise RuntimeError("the outer work failed")
+    assert log.rows_for_call("inside").empty
+    with database.transaction():
+        log.write(record(call_id="kept"))
+    assert len(log.rows_for_call("kept")) == 1

@@ -7,12 +7,12 @@ import pytest
 from lib.core.errors import InvalidRecord
 from lib.crm.builtin import BuiltinCrm
 from lib.crm.records import ProposedRow, SaveRequest
-from lib.services import open_database
 
 
 @pytest.fixture
-def crm(hermetic_env):
-    store = BuiltinCrm(open_database(hermetic_env))
+def crm(database):
+    """The built-in CRM with the sample data, on DuckDB and on Postgres."""
+    store = BuiltinCrm(database)
     assert store.seed_if_empty()
     return store
 

@@ -110,11 +110,11 @@ type = "boolean"
         model.model_validate({"people": [{"name": "Ann", "confidence": 0.9, "paper": "marketing"}]})
 
 
-def test_custom_fields_on_the_builtin_crm_are_saved_with_history_conflicts_and_undo(db):
+def test_custom_fields_on_the_builtin_crm_are_saved_with_history_conflicts_and_undo(database):
     catalogue = parse_catalogue({"field": [
         {"key": "champion", "label": "Champion", "type": "text", "entity": "deal"},
         {"key": "seats", "label": "Seats", "type": "number", "entity": "contact"}]})
-    crm = BuiltinCrm(db, catalogue)
+    crm = BuiltinCrm(database, catalogue)
     crm.seed_if_empty()
     deal = crm.deal_for_contact(1)
     saved = crm.save(SaveRequest(review_key="r1", user="dana", rows=[ProposedRow(

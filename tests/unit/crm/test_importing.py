@@ -5,7 +5,6 @@ import pytest
 from lib.core.errors import InputRejected
 from lib.crm.builtin import BuiltinCrm
 from lib.crm.importing import read_contacts_csv
-from lib.services import open_database
 
 HUBSPOT = (
     "Record ID,First Name,Last Name,Email,Phone Number,Job Title,Company Name,Contact owner\n"
@@ -19,8 +18,8 @@ SALESFORCE = "Contact ID,First Name,Last Name,Title,Account Name,Email,Phone\n00
 
 
 @pytest.fixture
-def crm(hermetic_env):
-    store = BuiltinCrm(open_database(hermetic_env))
+def crm(database):
+    store = BuiltinCrm(database)
     store.seed_if_empty()
     return store
 

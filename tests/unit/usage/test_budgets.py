@@ -6,9 +6,9 @@ from decimal import Decimal
 import duckdb
 import pytest
 
+from lib.core.db import DatabaseError
 from lib.core.errors import BudgetExceeded
 from lib.core.settings import load_settings
-from lib.services import open_database
 from lib.usage import budgets, pricing
 from lib.usage.budgets import Budget, BudgetGuard, BudgetStatus, BudgetStore
 from lib.usage.log import UsageLog, UsageRecord
@@ -28,8 +28,9 @@ def spend(db, amount, *, user="dana", feature="summarize", backend="sandbox", ts
 
 
 @pytest.fixture
-def db(hermetic_env):
-    return open_database(hermetic_env)
+def db(database):
+    """This test's database: each test runs on DuckDB and on Postgres."""
+    return database
 
 
 def guard(db, backend="sandbox", **env):
@@ -212,7 +213,7 @@ def test_a_broken_check_lets_the_call_go_with_a_warning(db):
     g = guard(db, scribe_budget_daily_usd="1")
 
     def broken(*a, **k):
-        raise duckdb.IOException("disk gone")
+        raise duckdb.IOException("disk gone") if db.dialect == "duckdb" else DatabaseError("connection gone")
 
     g.queries.period_spend = broken
     verdict = g("summarize", "dana", "claude-sonnet-4-6")

@@ -57,8 +57,9 @@ FIXED = [
 
 
 @pytest.fixture
-def db(hermetic_env):
-    return open_database(hermetic_env)
+def db(database):
+    """This test's database: each test runs on DuckDB and on Postgres."""
+    return database
 
 
 def fill(db, records):
@@ -342,7 +343,14 @@ def test_the_rollup_gives_the_raw_answer(db, users):
     assert rolled.groups["lc_tier"].max() >= 1  # long prompts were there to classify
 
 
-def test_an_incremental_refresh_equals_a_fresh_build(db, hermetic_env, tmp_path):
+def fresh_database(db, request, tmp_path):
+    """Another empty database of the same kind as `db`."""
+    if db.dialect == "duckdb":
+        return open_database(tmp_path / "fresh.duckdb")
+    return open_database(request.getfixturevalue("postgres_server").new_database(), local_path=tmp_path / "fresh")
+
+
+def test_an_incremental_refresh_equals_a_fresh_build(db, request, tmp_path):
     rows = random_log(300, seed=11)
     q = fill(db, rows[:120])
     q.refresh()
@@ -350,13 +358,14 @@ def test_an_incremental_refresh_equals_a_fresh_build(db, hermetic_env, tmp_path)
     for r in rows[120:]:
         log.write(r)
     q.refresh()
-    other = open_database(tmp_path / "fresh.duckdb")
+    other = fresh_database(db, request, tmp_path)
     fresh = fill(other, rows)
     fresh.refresh()
     cols = "day, backend, model, feature, \"user\", status, service_tier, speed, inference_geo, lc_tier"
     get = lambda d: d.cursor().execute(f"SELECT * FROM usage_daily ORDER BY {cols}").df()  # noqa: E731
     pd.testing.assert_frame_equal(get(db), get(other))
-    lat = lambda d: d.cursor().execute("SELECT * FROM usage_latency_daily ORDER BY ALL").df()  # noqa: E731
+    lat = lambda d: d.cursor().execute(  # noqa: E731
+        "SELECT * FROM usage_latency_daily ORDER BY day, backend, model, feature, metric, bin").df()
     pd.testing.assert_frame_equal(lat(db), lat(other))
 
 

@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import pytest
 
-from lib.services import open_database
 from lib.usage import log as usage_log
 from lib.usage.log import UsageRecord
 from lib.usage.queries import UsageFilter, UsageQueries, what_if
@@ -28,8 +27,9 @@ def groups(db, records):
 
 
 @pytest.fixture
-def db(hermetic_env):
-    return open_database(hermetic_env)
+def db(database):
+    """This test's database: each test runs on DuckDB and on Postgres."""
+    return database
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from datetime import date
 from lib.claude.gateway import CallResult
 from lib.core.errors import ScribeError
 from lib.crm.records import DealStage
-from lib.services import open_database
 from lib.work.assistant import close_turn, starts_turn, to_extraction, transcript, usage_summary
 from lib.work.conversations import CallUsage, Conversation, ConversationStore, Proposal, Turn
 
@@ -93,8 +92,8 @@ def test_a_proposal_becomes_an_extraction_with_the_request_as_evidence():
     assert to_extraction(live).result is live.result
 
 
-def test_a_conversation_is_stored_whole_and_reopened(hermetic_env):
-    store = ConversationStore(open_database(hermetic_env))
+def test_a_conversation_is_stored_whole_and_reopened(database):
+    store = ConversationStore(database)
     conv = Conversation.new("dana", model="claude-opus-4-8")
     conv.title = "Who is John"
     first = tool_turn(1)

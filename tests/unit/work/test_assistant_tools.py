@@ -5,13 +5,12 @@ import json
 import pytest
 
 from lib.crm.builtin import BuiltinCrm
-from lib.services import open_database
 from lib.work.assistant_tools import CrmTools
 
 
 @pytest.fixture
-def crm(hermetic_env):
-    store = BuiltinCrm(open_database(hermetic_env))
+def crm(database):
+    store = BuiltinCrm(database)
     store.seed_if_empty()
     return store
 

@@ -6,7 +6,6 @@ import pytest
 
 from lib.claude.gateway import CallResult
 from lib.crm.builtin import BuiltinCrm
-from lib.services import open_database
 from lib.work.extraction import NoteExtraction, note_date_of, split_notes
 from lib.work.review import (
     CHOOSE,
@@ -22,8 +21,8 @@ from lib.work.schemas import Evidence, ExtractedPerson
 
 
 @pytest.fixture
-def crm(hermetic_env):
-    store = BuiltinCrm(open_database(hermetic_env))
+def crm(database):
+    store = BuiltinCrm(database)
     store.seed_if_empty()
     return store
 

@@ -3,10 +3,26 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
+
+from lib.crm.builtin import BuiltinCrm
 from lib.crm.records import ProposedRow, SaveRequest
 from lib.usage.log import UsageLog, UsageRecord
 from lib.usage.outcomes import OutcomeLog
 from lib.work import saving
+
+
+@pytest.fixture
+def db(database):
+    """On DuckDB and on Postgres."""
+    return database
+
+
+@pytest.fixture
+def crm(db):
+    store = BuiltinCrm(db)
+    store.seed_if_empty()
+    return store
 
 
 def call(db, call_id):
