@@ -1,7 +1,6 @@
 """The live runner on the sandbox's virtual clock: faults, every note accounted for, fairness, cancel, resume."""
 
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
