@@ -1,6 +1,6 @@
 """The app's one door to lib/: `services()`, the process's Services (lib/services.py), cached.
 
-Built once per process on first use, never on a rerun. The database is kept per file and the backend
+Built once per process on first use, never on a rerun. The database is kept per file (or Postgres URL) and the backend
 (a sandbox it may have started) per key and URL, so a change of another setting only rewires the
 parts above them. Tests that point SCRIBE_DB elsewhere get their own database.
 """
@@ -24,9 +24,9 @@ def settings() -> Settings:
 
 def _fingerprint(s: Settings) -> str:
     """Every setting, secrets as a hash: the cache key of the Services built from them."""
-    secrets = [v.get_secret_value() if v else "" for v in (s.anthropic_api_key, s.anthropic_admin_key,
-                                                                 s.hubspot_access_token)]
-    plain = s.model_dump_json(exclude={"anthropic_api_key", "anthropic_admin_key", "hubspot_access_token"})
+    secret_fields = ("anthropic_api_key", "anthropic_admin_key", "hubspot_access_token", "scribe_database_url")
+    secrets = [v.get_secret_value() if (v := getattr(s, name)) else "" for name in secret_fields]
+    plain = s.model_dump_json(exclude=set(secret_fields))
     return hashlib.sha256("\x00".join([*secrets, plain]).encode()).hexdigest()[:16]
 
 
@@ -35,9 +35,14 @@ def _key_fingerprint(s: Settings) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-@st.cache_resource(show_spinner=False)
-def _database(path: str) -> Database:
-    return wiring.open_database(path)
+def _database_fingerprint(s: Settings) -> str:
+    """Which database the settings name (a Postgres URL holds a password: only its hash is a cache key)."""
+    return hashlib.sha256(wiring.database_target(s).encode()).hexdigest()[:16]
+
+
+@st.cache_resource(show_spinner="Opening the database…")
+def _database(fingerprint: str) -> Database:
+    return wiring.open_configured_database(settings())
 
 
 @st.cache_resource(show_spinner="Starting the Claude backend…")
@@ -50,7 +55,7 @@ def _services(fingerprint: str) -> wiring.Services:
     s = settings()
     backend = _backend(_key_fingerprint(s), s.anthropic_base_url, s.scribe_sandbox_ttft_ms,
                        s.scribe_sandbox_tokens_per_s)
-    return wiring.build(s, db=_database(str(s.scribe_db)), backend=backend)
+    return wiring.build(s, db=_database(_database_fingerprint(s)), backend=backend)
 
 
 def services() -> wiring.Services:
