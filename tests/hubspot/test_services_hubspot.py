@@ -323,3 +323,19 @@ def test_a_missing_scope_names_it_and_a_retry_once_granted_creates_nothing_twice
     assert not result.conflicts
     assert portal.objects["deals"][portal.ids["deal"]].properties["dealstage"] == "decisionmakerboughtin"
     assert len(portal.linked("contacts", portal.ids["john"], "notes")) == 1
+
+
+def test_a_record_archived_in_hubspot_leaves_the_mirror(build, portal):
+    app = build()
+    crm = app.crm
+    crm.sync(full=True)
+    john = next(c for c in crm.search_contacts("john") if c.email == "john.smith@acme.com")
+    portal._archive(portal.get("contacts", portal.ids["john"]))  # someone archives him in HubSpot
+    crm.archived_interval_s = 0  # ask about archived records on every sync (default: hourly)
+    crm.sync()
+    assert not [c for c in crm.search_contacts("john") if c.email == "john.smith@acme.com"]
+    assert crm.get_contact(john.id) is None or crm.get_contact(john.id).archived
+    portal._archive(portal.get("deals", portal.ids["deal"]))
+    crm.sync(full=True)  # a full read drops what it no longer lists
+    assert not app.db.cursor().execute("SELECT count(*) FROM deals WHERE NOT archived AND id IN "
+                                       "(SELECT local_id FROM hubspot_ids WHERE kind = 'deal')").fetchone()[0]

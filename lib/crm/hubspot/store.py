@@ -62,10 +62,13 @@ class HubSpotCrm(BuiltinCrm):
     """The CrmStore with HubSpot as the system of record (HUBSPOT_ACCESS_TOKEN set)."""
 
     def __init__(self, db: Database, hs: HubSpot, catalogue: FieldCatalogue | None = None, *,
-                 sync_interval_s: float = 30.0, monotonic: Callable[[], float] = time.monotonic):
+                 sync_interval_s: float = 30.0, archived_interval_s: float = 3600.0,
+                 monotonic: Callable[[], float] = time.monotonic):
         super().__init__(db, catalogue)
         self.hs = hs
         self.sync_interval_s = sync_interval_s
+        self.archived_interval_s = archived_interval_s  # how often a sync also asks which records were archived
+        self._archived_at: float | None = None
         self._monotonic = monotonic
         self._synced_at: float | None = None
         self._lock = threading.RLock()
@@ -144,13 +147,41 @@ class HubSpotCrm(BuiltinCrm):
         with self._lock:
             cursor = None if full else SyncCursor.from_json(self._state("cursor"))
             result = mirror.sync(self.hs, cursor if cursor and cursor.since else None, properties=self._properties())
+            archived = self._archived_since_last_check(result)
             _, stage_map = self.stage_mapping()
             with self.db.transaction() as tx:
                 self._upsert(tx, result.records, stage_map)
+                for kind, hs_ids in archived.items():
+                    self._mark_archived(tx, kind, hs_ids, keep=result.full)
                 self._set_state("cursor", result.cursor.to_json(), tx)
             self._synced_at = self._monotonic()
             self.last_sync = result
             return result
+
+    def _archived_since_last_check(self, result: SyncResult) -> dict[str, set[str]]:
+        """HubSpot ids to drop from the mirror, by kind. A full read lists every live record, so what it did not
+        return is gone (`keep` mode: the ids returned); an incremental one asks for archived records (search
+        never returns them) at most every `archived_interval_s`."""
+        if result.full:
+            self._archived_at = self._monotonic()
+            return {kind: {r.id for r in rows} for kind, rows in result.records.items()}
+        if self._archived_at is not None and self._monotonic() - self._archived_at < self.archived_interval_s:
+            return {}
+        self._archived_at = self._monotonic()
+        return {kind: {r.id for r in mirror.read_archived(self.hs, kind)} for kind in result.records}
+
+    def _mark_archived(self, tx, kind: str, hs_ids: set[str], *, keep: bool) -> None:
+        """Archive mirrored records of `kind`: those with these HubSpot ids, or (keep) all but these."""
+        table, local_kind = {"companies": ("companies", "company"), "contacts": ("contacts", "contact"),
+                             "deals": ("deals", "deal")}[kind]
+        ids = sorted(hs_ids)
+        if not ids and not keep:
+            return
+        marks = ", ".join("?" for _ in ids)
+        which = (f"AND hs_id NOT IN ({marks})" if ids else "") if keep else f"AND hs_id IN ({marks})"
+        tx.execute(f"""UPDATE {table} SET archived = TRUE WHERE NOT archived AND id IN (
+                           SELECT local_id FROM hubspot_ids WHERE kind = ? {which})""",  # noqa: S608
+                   [local_kind, *ids])
 
     def refresh(self, max_age_s: float | None = None) -> None:
         """Sync when the mirror is older than `max_age_s` (default: the store's interval)."""
