@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from lib.sandbox import SandboxConfig, Simulator  # noqa: E402
 from lib.services import open_database  # noqa: E402
+from tests.support.disk import fill, mount_tmpfs, unmount  # noqa: E402
 from tests.support.notes import write_notes_csv  # noqa: E402
 
 NOTE_ID = re.compile(r"@acme(\d+)\.com")
@@ -62,8 +63,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="scribe-faults-"))
     disk = work / "disk"
     disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(disk)],
-                             capture_output=True, text=True).returncode == 0
+    mounted = mount_tmpfs(disk, "64m") is None
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")} | {
         "ANTHROPIC_BASE_URL": base_url, "SCRIBE_DB": str(disk / "scribe.duckdb"),
         "SCRIBE_FALLBACK_DIR": str(work / "fallback"), "PYTHONUNBUFFERED": "1"}
@@ -75,7 +75,7 @@ def main() -> int:
     finally:
         sim.stop()
         if mounted:
-            subprocess.run(["umount", "-l", str(disk)], check=False)
+            unmount(disk)
         shutil.rmtree(work, ignore_errors=True)
     return 0
 
@@ -167,13 +167,7 @@ def run_steps(sim: Simulator, env: dict[str, str], notes: Path, disk: Path | Non
 
 def fill_for(disk: Path, seconds: float) -> None:
     """Fill the disk, keep it full for `seconds`, free it."""
-    filler = disk / "filler"
-    with filler.open("wb") as fh:
-        try:
-            while True:
-                fh.write(b"\0" * (1 << 20))
-        except OSError:
-            pass
+    filler = fill(disk)
     time.sleep(seconds)
     filler.unlink()
 

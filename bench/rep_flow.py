@@ -137,7 +137,7 @@ def cli_rows(base_url: str, work: Path, repeats: int) -> list[tuple[str, str, st
         started = time.monotonic()
         proc = subprocess.Popen([sys.executable, "-m", "lib.bulk", "enrich", str(notes), "--mode", "live"], cwd=ROOT,
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: journal_count(base_url) > before, timeout_s=120)
+        wait_for(lambda before=before: journal_count(base_url) > before, timeout_s=120)
         firsts.append(time.monotonic() - started)
         proc.wait(timeout=120)
     sdk, cli = statistics.median(imports), statistics.median(firsts)

@@ -5,7 +5,6 @@ The database lives on a small tmpfs mounted here (root only; skipped with the re
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from lib.services import open_database
+from tests.support.disk import fill, mount_tmpfs, unmount
 from tests.support.notes import write_notes_csv
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -23,23 +23,11 @@ ROOT = Path(__file__).resolve().parents[3]
 def small_disk(tmp_path):
     mount = tmp_path / "small-disk"
     mount.mkdir()
-    tried = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)], capture_output=True,
-                           text=True) if shutil.which("mount") else None
-    if tried is None or tried.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({tried.stderr.strip() if tried else 'no mount command'})")
+    why = mount_tmpfs(mount)
+    if why:
+        pytest.skip(f"cannot mount a tmpfs here ({why})")
     yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill(disk: Path) -> Path:
-    filler = disk / "filler"
-    with filler.open("wb") as fh:
-        try:
-            while True:
-                fh.write(b"\0" * (1 << 20))
-        except OSError:
-            pass
-    return filler
+    unmount(mount)
 
 
 def messages(sandbox) -> list[dict]:
