@@ -53,7 +53,7 @@ from lib.core.errors import (
     ScribeError,
     StreamInterrupted,
 )
-from lib.usage.log import STORAGE_ERRORS
+from lib.usage.log import STORAGE_ERRORS, first_line
 from lib.work.schemas import Extraction
 
 if TYPE_CHECKING:
@@ -412,7 +412,7 @@ class LiveRunner:
     def _storage_failed(self, exc: BaseException) -> None:
         """The store refused a write: interrupt every job here, so none is reported done while items are unsaved."""
         reason = (f"Interrupted: the database could not be written ({type(exc).__name__}: "
-                  f"{(str(exc).strip().splitlines() or [''])[0][:160]}).")
+                  f"{first_line(exc)}).")
         with self._lock:
             self.storage_error = self.storage_error or reason
         _log.error("bulk: %s", reason)

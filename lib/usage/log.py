@@ -154,7 +154,7 @@ class UsageLog:
         except STORAGE_ERRORS as exc:
             where = self._keep_aside(record)
             return None, (
-                f"The usage log could not be written ({type(exc).__name__}: {_first_line(exc)}); the row is kept "
+                f"The usage log could not be written ({type(exc).__name__}: {first_line(exc)}); the row is kept "
                 f"{where} and will be written when the database takes it again."
             )
 
@@ -280,8 +280,9 @@ class UsageLog:
         return self.spend_between(start, start + timedelta(days=1), backend=backend)
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [""])[0][:160]
+def first_line(exc: BaseException, limit: int = 160) -> str:
+    """An error's first line, for a message (database errors carry long multi-line texts)."""
+    return (str(exc).strip().splitlines() or [""])[0][:limit]
 
 
 def _naive_utc(moment: datetime) -> datetime:
