@@ -1,12 +1,18 @@
 """Summarize: paste a note, stream the summary, see what it cost."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import streamlit as st
 
 from app_pages._shared import resources, ui
-from lib.claude.gateway import TextStream
 from lib.core.errors import ScribeError
 from lib.core.text import safe_markdown, safe_markdown_chunks
 from lib.work import summarize
+
+if TYPE_CHECKING:
+    from lib.claude.gateway import TextStream
 
 
 def show_outcome(stream: TextStream) -> None:

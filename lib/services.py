@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 
 from lib.auth import Forbidden, Identity, Permission, RoleRules, require, require_owner_or, visible_users
 from lib.bulk import migrations as bulk_migrations
-from lib.core.db import Database, Migration, for_dialect
 from lib.core.settings import Settings, load_settings
 from lib.crm import migrations as crm_migrations
 from lib.usage import migrations as usage_migrations
@@ -41,6 +40,7 @@ if TYPE_CHECKING:  # imported for real only when used: the CLI must not pay for 
     from lib.bulk.manager import JobManager
     from lib.claude.backend import Backend
     from lib.claude.gateway import ConfiguredLimit, Gateway
+    from lib.core.db import Database, Migration
     from lib.crm.fields import FieldCatalogue
     from lib.crm.hubspot.store import HubSpotCrm
     from lib.crm.records import SaveRequest, SaveResult
@@ -84,6 +84,9 @@ def open_database(target: Path | str, *, local_path: Path | None = None) -> Data
 
     On Postgres, `local_path` names this machine's side files (the usage log's fallback file is kept
     beside it); by default beside SCRIBE_DB."""
+    # The driver loads here, not at import: the app's first page is drawn without it.
+    from lib.core.db import Database, for_dialect
+
     if str(target).startswith(POSTGRES_PREFIXES):
         from lib.core.postgres import PostgresDatabase
 

@@ -8,13 +8,17 @@ parts above them. Tests that point SCRIBE_DB elsewhere get their own database.
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from lib import services as wiring
-from lib.claude.backend import Backend, resolve_backend
-from lib.core.db import Database
+from lib.auth import RoleRules
+from lib.claude.backend import Backend, known_kind, resolve_backend
 from lib.core.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # the first page is drawn before the database's driver is imported
+    from lib.core.db import Database
 
 
 def settings() -> Settings:
@@ -56,6 +60,16 @@ def _services(fingerprint: str) -> wiring.Services:
     backend = _backend(_key_fingerprint(s), s.anthropic_base_url, s.scribe_sandbox_ttft_ms,
                        s.scribe_sandbox_tokens_per_s)
     return wiring.build(s, db=_database(_database_fingerprint(s)), backend=backend)
+
+
+def rules() -> RoleRules:
+    """Who has which role, from the settings alone: the sign-in gate needs it before the services are built."""
+    return wiring.role_rules(settings())
+
+
+def backend_kind() -> str:
+    """"sandbox" or "anthropic", without building the services where the settings alone say which."""
+    return known_kind(settings()) or services().backend.kind
 
 
 def services() -> wiring.Services:

@@ -50,7 +50,7 @@ def gate() -> Identity:
     """Who is using the app on this run; shows an error or the sign-in screen and stops otherwise."""
     try:
         config = auth_config()
-        rules = resources.services().rules
+        rules = resources.rules()
         if config is not None and not _user_info().get("is_logged_in"):
             sign_in_screen(config)
             st.stop()
@@ -71,5 +71,5 @@ def current() -> Identity:
     if isinstance(identity, Identity):
         return identity
     config = auth_config()
-    return resolve_identity(_user_info(), resources.services().rules, auth_configured=config is not None,
+    return resolve_identity(_user_info(), resources.rules(), auth_configured=config is not None,
                             local_user=resources.settings().scribe_user)

@@ -6,17 +6,20 @@ import logging
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from app_pages._shared import resources, signin
 from lib.auth import LOCAL_MODE_LABEL, Identity
-from lib.claude.gateway import CallResult
 from lib.core.errors import ReplyInvalid, ScribeError
-from lib.usage.queries import format_usd
+from lib.usage.pricing import format_usd
+
+if TYPE_CHECKING:  # the SDK and pandas load when a page first needs them, not before the first page is drawn
+    import pandas as pd
+
+    from lib.claude.gateway import CallResult
 
 T = TypeVar("T")
 
@@ -35,10 +38,10 @@ def current_user() -> str:
 
 def sidebar() -> DeltaGenerator:
     """Backend badge and who is working (with Log out when signed in); returns the slot where spend goes."""
-    backend = resources.services().backend
+    sandbox = resources.backend_kind() == "sandbox"
     me = identity()
     with st.sidebar:
-        if backend.is_sandbox:
+        if sandbox:
             st.warning("**Sandbox**: offline simulator. No real Claude calls; costs shown are what the calls "
                        "would cost, and nothing is billed.", icon=":material/science:")
         else:
@@ -63,6 +66,8 @@ def show_spend(slot: DeltaGenerator) -> None:
 
 def records_frame(records: list, columns: list[str]) -> pd.DataFrame:
     """A table of records (a store's dataclasses) for st.dataframe and the charts: one row each."""
+    import pandas as pd
+
     return pd.DataFrame([{c: getattr(r, c) for c in columns} for r in records], columns=columns)
 
 

@@ -39,6 +39,14 @@ def is_sandbox_url(base_url: str) -> bool:
     return response.status_code == 200
 
 
+def known_kind(settings: Settings) -> str | None:
+    """The backend's kind when the settings alone say it (no key: the sandbox; a key and no base URL: the
+    API); None when it takes `resolve_backend`'s probe (a key and a base URL, which may be a sandbox)."""
+    if settings.anthropic_api_key is None:
+        return "sandbox"
+    return None if settings.anthropic_base_url else "anthropic"
+
+
 def resolve_backend(settings: Settings, *, start_sandbox: Callable[[Settings], str]) -> Backend:
     """With a key: the real API (or ANTHROPIC_BASE_URL). Without: a sandbox found there, or started
     with `start_sandbox` (the composition root's; it returns the sandbox's base URL)."""

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lib.claude import prompts
-from lib.claude.gateway import Gateway, TextStream
 from lib.core.errors import InputRejected
 from lib.core.models import model_table
 from lib.core.text import clean_note
+
+if TYPE_CHECKING:  # the page imports this module before the SDK is loaded: its first elements are drawn sooner
+    from lib.claude.gateway import Gateway, TextStream
 
 NOTES_DIR = Path(__file__).resolve().parents[2] / "data" / "notes"
 MAX_TOKENS = {"short": 400, "medium": 800, "detailed": 1500}
