@@ -119,7 +119,7 @@ def start(notes: BulkInput, mode: str, model: str) -> None:
 
 def job_label(job: JobInfo) -> str:
     when = job.created_at.strftime("%Y-%m-%d %H:%M")
-    return f"{when} · {job.kind} · {job.source or 'notes'} · {job.total} notes · {job.status}"
+    return f"{when} · {job.kind} · {job.source or 'notes'} · {job.total} notes · {job.status} · job {job.id}"
 
 
 def progress_line(job: JobInfo, eta_s: float | None) -> str:

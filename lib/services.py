@@ -363,12 +363,20 @@ class Services:
             raise Forbidden("No admin key is set (ANTHROPIC_ADMIN_KEY).")
         return self.gateway.cost_report(key.get_secret_value(), starting_at=starting_at, ending_at=ending_at)
 
+    def serve_cli_handoffs(self) -> None:
+        """The app, holding the DuckDB file, runs the bulk CLI's jobs handed to it (lib/bulk/handoff.py)."""
+        from lib.bulk import handoff
+
+        handoff.watch(self)
+
     def close(self) -> list:
         """Stop the job manager's threads (waiting for them), write usage rows held back, close the SDK
         client and the database: the CLI calls this before exit. Returns the usage rows that neither the
         database nor a fallback file took (list[UsageRecord]): the caller must show them or lose them."""
+        from lib.bulk import handoff
         from lib.usage.log import STORAGE_ERRORS
 
+        handoff.stop_watching(self)
         if self._jobs is not None:
             self._jobs.shutdown(wait=True)
         try:

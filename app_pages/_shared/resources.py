@@ -59,7 +59,9 @@ def _services(fingerprint: str) -> wiring.Services:
     s = settings()
     backend = _backend(_key_fingerprint(s), s.anthropic_base_url, s.scribe_sandbox_ttft_ms,
                        s.scribe_sandbox_tokens_per_s)
-    return wiring.build(s, db=_database(_database_fingerprint(s)), backend=backend)
+    app = wiring.build(s, db=_database(_database_fingerprint(s)), backend=backend)
+    app.serve_cli_handoffs()  # the app holds the DuckDB file: the nightly CLI hands its jobs to it
+    return app
 
 
 def rules() -> RoleRules:

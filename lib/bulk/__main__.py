@@ -6,7 +6,9 @@
 
 Same settings as the app (ANTHROPIC_API_KEY, or the sandbox: without a key an in-process sandbox is
 started; ANTHROPIC_BASE_URL; SCRIBE_DB; SCRIBE_MODEL_EXTRACT; SCRIBE_BULK_CONCURRENCY). DuckDB lets one
-process write the file: when the running app holds it, this says so and exits with status 2.
+process write the file: when the running app holds it, the command is handed to the app, which runs it
+with its own job manager while this prints its progress and outcome, and exits as it would have
+(lib/bulk/handoff.py). Another program holding the file: this says so and exits with status 2.
 
 SIGTERM or SIGINT (Ctrl-C) stops a live job cleanly: nothing new is sent, the requests in flight are
 waited for (up to --grace-s) and logged, the job is marked interrupted, and the command that resumes
@@ -27,19 +29,18 @@ import signal
 import sys
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 from lib import services
 from lib.bulk import input as bulk_input
-from lib.bulk.input import ColumnMap
+from lib.bulk.input import BulkInput, ColumnMap
 from lib.bulk.jobs import JobInfo
 from lib.bulk.manager import JobManager
 from lib.bulk.runner import DEFAULT_MAX_TOKENS
 from lib.core.db import DatabaseBusy
 from lib.core.errors import ScribeError
 from lib.core.models import model_table
-from lib.core.settings import load_settings
+from lib.core.settings import Settings, load_settings
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -107,8 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app = services.build(settings, seed=False)
     except DatabaseBusy as err:
-        print(f"{err.message}\n{err.hint}", file=sys.stderr)
-        return 2
+        return _hand_off(args, settings, err)
     from lib.auth import cli_identity
 
     auth_configured = _auth_configured()
@@ -168,6 +168,22 @@ def _auth_configured() -> bool:
 
 
 def _enrich(args: argparse.Namespace, manager: JobManager, default_user: str, default_model: str) -> str | None:
+    notes = _read_notes(args)
+    model = args.model or default_model
+    if notes is None or not _fits_max_tokens(model, args.max_tokens):
+        return None
+    user = default_user
+    if args.mode == "live":
+        job_id = manager.start_live(notes, user=user, model=model, max_tokens=args.max_tokens)
+        print(f"Live job {job_id}: {len(notes.rows)} note(s), model {model}")
+    else:
+        job_id = manager.start_batch(notes, user=user, model=model, max_tokens=args.max_tokens)
+        print(f"Batch job {job_id}: batch(es) {', '.join(manager.store.batches(job_id)['batch_id'])}")
+    return job_id
+
+
+def _read_notes(args: argparse.Namespace) -> BulkInput | None:
+    """The file's good rows (its bad ones listed with their reasons), or None when there is nothing to send."""
     try:
         table = bulk_input.read_table(args.notes.read_bytes(), args.notes.name)
         guessed = bulk_input.guess_mapping(table.columns)
@@ -183,19 +199,84 @@ def _enrich(args: argparse.Namespace, manager: JobManager, default_user: str, de
     if not notes.rows:
         print("Nothing to send.", file=sys.stderr)
         return None
-    user, model = default_user, args.model or default_model
+    return notes
+
+
+def _fits_max_tokens(model: str, max_tokens: int) -> bool:
     most = model_table().max_output(model)
-    if args.max_tokens < 1 or (most is not None and args.max_tokens > most):
-        print(f"--max-tokens {args.max_tokens} is outside what {model} can write (1 to {most or '?'}).",
-              file=sys.stderr)
-        return None
-    if args.mode == "live":
-        job_id = manager.start_live(notes, user=user, model=model, max_tokens=args.max_tokens)
-        print(f"Live job {job_id}: {len(notes.rows)} note(s), model {model}")
+    if max_tokens < 1 or (most is not None and max_tokens > most):
+        print(f"--max-tokens {max_tokens} is outside what {model} can write (1 to {most or '?'}).", file=sys.stderr)
+        return False
+    return True
+
+
+def _hand_off(args: argparse.Namespace, settings: Settings, busy: DatabaseBusy) -> int:
+    """The running app holds the DuckDB file: hand it the job and print what it reports (lib/bulk/handoff.py).
+    Without an app watching (another program holds the file), say the database is busy: exit 2."""
+    from lib.auth import cli_identity
+    from lib.bulk import handoff
+
+    mailbox = handoff.Mailbox(handoff.folder_for(settings.scribe_db))
+    pid = None if settings.uses_postgres else mailbox.wait_for_app(handoff.FIRST_BEAT_WITHIN_S)
+    if pid is None:
+        print(f"{busy.message}\n{busy.hint}", file=sys.stderr)
+        return 2
+    auth_configured = _auth_configured()
+    who = cli_identity(getattr(args, "user", None), services.role_rules(settings), auth_configured=auth_configured)
+    common = {"user": who.user, "auth_configured": auth_configured, "want_proposals": args.out is not None,
+              "no_wait": args.no_wait, "poll_s": args.poll_s}
+    if args.command == "enrich":
+        notes = _read_notes(args)
+        model = args.model or settings.model_for("batch")
+        if notes is None or not _fits_max_tokens(model, args.max_tokens):
+            return 2
+        request = handoff.Request.enrich(notes, mode=args.mode, model=model, max_tokens=args.max_tokens, **common)
     else:
-        job_id = manager.start_batch(notes, user=user, model=model, max_tokens=args.max_tokens)
-        print(f"Batch job {job_id}: batch(es) {', '.join(manager.store.batches(job_id)['batch_id'])}")
-    return job_id
+        request = handoff.Request(command=args.command, job_id=args.job_id, **common)
+    print(f"The running app (pid {pid}) holds {settings.scribe_db}: the job is handed to it.", flush=True)
+    mailbox.submit(request)
+    return _follow_hand_off(args, mailbox, request)
+
+
+def _follow_hand_off(args: argparse.Namespace, mailbox, request) -> int:
+    """Print the app's report on the request as it comes; the exit status is the one this CLI would give."""
+    from lib.bulk import handoff
+
+    submitted, printed, last_progress = time.monotonic(), 0, 0.0
+    while True:
+        state = mailbox.state(request.id) or {}
+        lines = state.get("lines", [])
+        for line in lines[printed:]:
+            print(line, flush=True)
+        printed = len(lines)
+        job_id = state.get("job_id")
+        if state.get("state") == "done":
+            if args.out and state.get("proposals") is not None and job_id:
+                with args.out.open("w", encoding="utf-8") as fh:
+                    fh.writelines(json.dumps(p, ensure_ascii=False) + "\n" for p in state["proposals"])
+                print(f"Wrote {len(state['proposals'])} proposal(s) to {args.out} (review them in the app before "
+                      "anything is saved)")
+            mailbox.forget(request.id)
+            return int(state.get("exit_code", 1))
+        if "total" in state and time.monotonic() - last_progress > 5:
+            print(f"  {state['done']}/{state['total']} done, {state['failed']} failed", flush=True)
+            last_progress = time.monotonic()
+        if not state and time.monotonic() - submitted > handoff.TAKE_WITHIN_S and mailbox.withdraw(request.id):
+            print("The app holding the database did not take the job; nothing was sent. Try again when it is not "
+                  "busy, or stop it.", file=sys.stderr)
+            return 2
+        if mailbox.app_alive() is None:
+            print("The app stopped before the job finished." + (
+                f" Nothing of it is lost; resume it with: python -m lib.bulk resume {job_id}" if job_id else ""),
+                file=sys.stderr)
+            return 1
+        if STOP.event.wait(0.3):
+            if mailbox.withdraw(request.id):
+                print(f"{STOP.name}: the job was withdrawn before the app took it; nothing was sent.", file=sys.stderr)
+            else:
+                print(f"{STOP.name}: stopped following; the job goes on in the app"
+                      + (f" (job {job_id}, on the Bulk page)." if job_id else "."), file=sys.stderr)
+            return STOP.exit_code
 
 
 def _finish(args: argparse.Namespace, manager: JobManager, job_id: str) -> int:
@@ -289,18 +370,10 @@ def _keep_in_stderr(records: list) -> None:
 
 
 def _summary(manager: JobManager, job: JobInfo) -> None:
-    cost = "price unknown" if job.cost_unknown else f"${job.cost_usd:.4f}"
-    print(f"Job {job.id} ({job.kind}, {job.status}): {job.total} item(s), {job.succeeded} succeeded, "
-          f"{job.failed} failed; {job.input_tokens:,} input + {job.output_tokens:,} output tokens; cost {cost}"
-          + (" (batch: half price)" if job.kind == "batch" else ""))
-    if job.bad_rows:
-        print(f"  ({job.bad_rows} bad row(s) in the file were not sent)")
-    failures = manager.store.failures(job.id)
-    for reason, count in Counter(reason for _, reason in failures).most_common():
-        rows = [str(r) for r, why in failures if why == reason]
-        print(f"  failed x{count}: {reason} (rows {', '.join(rows[:20])}{' …' if len(rows) > 20 else ''})")
-    if job.error:
-        print(f"  job error: {job.error}")
+    from lib.bulk.handoff import summary_lines
+
+    for line in summary_lines(job, manager.store.failures(job.id)):
+        print(line)
 
 
 if __name__ == "__main__":
