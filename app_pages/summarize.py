@@ -39,12 +39,11 @@ note = st.text_area("Call note", key="summarize_note", height=260,
 length_col, model_col = st.columns(2)
 length = length_col.segmented_control("Length", list(summarize.MAX_TOKENS), default="medium",
                                       key="summarize_length")
-with model_col:
-    model = ui.model_picker("summarize")
-
 go_col, stop_col, _ = st.columns([1, 1, 4])
 go = go_col.button("Summarize", type="primary")
 stop_col.button("Stop", help="Stop the summary being written; what arrived so far is kept.")
+with model_col:  # filled last: listing the models waits for the services, the rest of the page does not
+    model = ui.model_picker("summarize")
 
 
 def run_summary() -> None:
