@@ -149,6 +149,10 @@ class JobStore:
         self._now = now
         self._lock = _writer_lock(db)  # one writer at a time per database: no DuckDB write-write conflicts
 
+    def now(self) -> datetime:
+        """The store's clock (naive UTC)."""
+        return self._now()
+
     # -- jobs --------------------------------------------------------------------------------------
 
     def create_job(self, *, kind: str, user: str, model: str, rows: list[NoteRow], max_tokens: int,
@@ -258,21 +262,28 @@ class JobStore:
         return int(self.db.cursor().execute(
             f"SELECT count(*) FROM job_items WHERE job_id = ? AND {_UNFINISHED}", [job_id]).fetchone()[0])  # noqa: S608
 
-    def fail_unsent(self, job_id: str, reason: str, kind: str = "canceled") -> int:
-        """Fail the job's unfinished items that no live process holds (a cancel); returns how many."""
+    def fail_unsent(self, job_id: str, reason: str, kind: str = "canceled",
+                    statuses: tuple[str, ...] = ("queued", "running")) -> int:
+        """Fail the job's items in `statuses` that no other live process holds (a cancel); returns how many."""
+        marks = ", ".join("?" for _ in statuses)
         with self._lock:
             rows = self.db.cursor().execute(
-                "UPDATE job_items SET status = 'failed', error = ?, failure_kind = ?, claimed_by = NULL, "
-                "lease_until = NULL, updated_at = ? WHERE job_id = ? AND status IN ('queued', 'running', 'submitted') "
+                "UPDATE job_items SET status = 'failed', error = ?, failure_kind = ?, claimed_by = NULL, "  # noqa: S608
+                f"lease_until = NULL, updated_at = ? WHERE job_id = ? AND status IN ({marks}) "
                 "AND (claimed_by IS NULL OR claimed_by = ? OR lease_until < ?) RETURNING item_no",
-                [reason, kind, self._now(), job_id, self.owner, self._now()]).fetchall()
+                [reason, kind, self._now(), job_id, *statuses, self.owner, self._now()]).fetchall()
         return len(rows)
 
     def interrupt_orphans(self, *, lease_s: float | None = None) -> list[str]:
         """Mark interrupted the live jobs left running by a process that stopped; returns their ids.
 
         `lease_s` None: every running job another process owns is orphaned (an embedded database is
-        open in one process only, so its owner is gone); else only those whose heartbeat is older."""
+        open in one process only, so its owner is gone), and so are its item claims; else only those whose
+        heartbeat is older (their items' leases lapse with it)."""
+        if lease_s is None:
+            with self._lock:
+                self.db.cursor().execute(
+                    "UPDATE job_items SET claimed_by = NULL, lease_until = NULL WHERE claimed_by <> ?", [self.owner])
         sql = ("SELECT id, owner FROM jobs WHERE kind = 'live' AND status = 'running' "
                "AND (owner IS NULL OR owner <> ?)")
         params: list[Any] = [self.owner]
