@@ -57,6 +57,7 @@ class JobManager:
         self.runner = LiveRunner(gateway, self.store, concurrency=concurrency, clock=clock, sleep=sleep)
         self._lock = threading.Lock()
         self.interrupted_on_start = self.store.interrupt_orphans(lease_s=self.lease_s)
+        self._last_sweep = time.monotonic()
         self._close_orphaned_cancels()
 
     # -- starting -------------------------------------------------------------------------------------
@@ -100,6 +101,7 @@ class JobManager:
     # -- following ------------------------------------------------------------------------------------
 
     def progress(self, job_id: str) -> Progress | None:
+        self._sweep()
         job = self.store.job(job_id)
         if job is None:
             return None
@@ -123,7 +125,16 @@ class JobManager:
         return self.store.job(job_id)
 
     def jobs(self, *, user: str | None = None, limit: int = 10) -> list[JobInfo]:
+        self._sweep()
         return self.store.jobs(user=user, limit=limit)
+
+    def _sweep(self) -> None:
+        """Shared database: now and then, mark interrupted the jobs whose process stopped since this one
+        started (their heartbeat is older than the lease), so the page offers them for resuming."""
+        if self.lease_s is None or time.monotonic() - self._last_sweep < self.lease_s / 4:
+            return
+        self._last_sweep = time.monotonic()
+        self.store.interrupt_orphans(lease_s=self.lease_s)
 
     def items(self, job_id: str, *, status: str | None = None):
         """The job's items (a frame: row, status, reason, result), optionally of one status."""
