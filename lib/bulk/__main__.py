@@ -327,6 +327,8 @@ def _wait_live(args: argparse.Namespace, manager: JobManager, job_id: str) -> in
         print("The database refused writes for a while (a full disk?); the run paused until it took them again.",
               file=sys.stderr)
     outcome = manager.runner.outcomes.get(job_id)
+    if outcome is not None and outcome.status == "running":  # another process works the job's last notes
+        return _wait_elsewhere(manager, job_id)
     if outcome is None or outcome.status != "interrupted":
         return None
     job = manager.store.job(job_id)
@@ -334,6 +336,16 @@ def _wait_live(args: argparse.Namespace, manager: JobManager, job_id: str) -> in
     print(f"{outcome.reason} Job {job_id}: {left} note(s) not finished, nothing of them lost.", file=sys.stderr)
     print(f"Resume it with: python -m lib.bulk resume {job_id}", file=sys.stderr)
     return STOP.exit_code if STOP.signum else 1
+
+
+def _wait_elsewhere(manager: JobManager, job_id: str) -> int | None:
+    """Nothing of the job is left here, but another process (on a shared database) still works some of it:
+    wait for the job to end there (or, if that process stops, to be marked interrupted)."""
+    print("Another process works the rest of this job; waiting for it to finish…", flush=True)
+    while (progress := manager.progress(job_id)) is not None and progress.job.active:
+        if STOP.event.wait(1.0):
+            return STOP.exit_code  # nothing of it is in flight here: nothing to wait for
+    return None
 
 
 def _close(app: services.Services, code: int) -> int:
