@@ -3,12 +3,18 @@
     python -m lib.bulk enrich NOTES.csv --mode live|batch [--out proposals.jsonl] [--no-wait]
     python -m lib.bulk collect JOB_ID [--out proposals.jsonl] [--no-wait]     # a batch job sent earlier
     python -m lib.bulk resume JOB_ID [--out proposals.jsonl]                  # a live job that was interrupted
+    python -m lib.bulk migrate --to postgresql://… [--from FILE]              # a DuckDB file's data into Postgres
 
 Same settings as the app (ANTHROPIC_API_KEY, or the sandbox: without a key an in-process sandbox is
-started; ANTHROPIC_BASE_URL; SCRIBE_DB; SCRIBE_MODEL_EXTRACT; SCRIBE_BULK_CONCURRENCY). DuckDB lets one
-process write the file: when the running app holds it, the command is handed to the app, which runs it
-with its own job manager while this prints its progress and outcome, and exits as it would have
-(lib/bulk/handoff.py). Another program holding the file: this says so and exits with status 2.
+started; ANTHROPIC_BASE_URL; SCRIBE_DB or SCRIBE_DATABASE_URL; SCRIBE_MODEL_EXTRACT; SCRIBE_BULK_CONCURRENCY).
+DuckDB lets one process write the file: when the running app holds it, the command is handed to the
+app, which runs it with its own job manager while this prints its progress and outcome, and exits as
+it would have (lib/bulk/handoff.py); another program holding the file: this says so and exits with
+status 2. On Postgres the CLI and the app processes work side by side.
+
+`migrate` copies the DuckDB file (default SCRIBE_DB) into Postgres (default SCRIBE_DATABASE_URL), table
+by table; a second run copies nothing new. It prints the rows per table and checks that each arrived;
+a key that holds different rows in the two stops it with status 1, having copied nothing.
 
 SIGTERM or SIGINT (Ctrl-C) stops a live job cleanly: nothing new is sent, the requests in flight are
 waited for (up to --grace-s) and logged, the job is marked interrupted, and the command that resumes
@@ -58,6 +64,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     collect.add_argument("job_id")
     resume = sub.add_parser("resume", help="send what an interrupted live job did not finish")
     resume.add_argument("job_id")
+    migrate = sub.add_parser("migrate", help="copy a DuckDB file's data into Postgres (idempotent)")
+    migrate.add_argument("--to", help="postgresql://user:password@host:5432/db (default SCRIBE_DATABASE_URL; "
+                         "the environment keeps the password out of the process list)")
+    migrate.add_argument("--from", dest="source", type=Path, help="the DuckDB file (default SCRIBE_DB); its "
+                         "pending migrations are applied first, as the app's start would")
     for command in (enrich, collect, resume):
         command.add_argument("--user", help="who runs it: recorded with every call and on the job, and, with "
                              "sign-in on, whose role applies (default the OS user)")
@@ -103,6 +114,8 @@ STOP = Stopping()
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.command == "migrate":
+        return _migrate(args)
     STOP.install()
     settings = load_settings()
     try:
@@ -140,6 +153,74 @@ def main(argv: list[str] | None = None) -> int:
         return (code := 1)
     finally:
         code = _close(app, code)
+
+
+# The usage package's roll-ups: rebuilt from usage_log on first use, so not copied (emptied when rows are).
+DERIVED_TABLES = ("usage_daily", "usage_latency_daily", "usage_outcome_daily", "usage_rollup_state")
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    """Copy the DuckDB file's data into Postgres; print and check the counts per table. Never shows the password."""
+    from lib.core.db import DB_ERRORS
+    from lib.core.postgres import redact
+    from lib.core.transfer import TransferConflict, copy_database
+
+    settings = load_settings()
+    url = args.to or (settings.scribe_database_url.get_secret_value() if settings.scribe_database_url else "")
+    if not url.startswith(services.POSTGRES_PREFIXES):
+        print("migrate needs the Postgres database: --to postgresql://user:password@host:5432/db, or "
+              "SCRIBE_DATABASE_URL.", file=sys.stderr)
+        return 2
+    source_path = args.source or settings.scribe_db
+    if not Path(source_path).is_file():
+        print(f"There is no DuckDB file at {source_path}.", file=sys.stderr)
+        return 2
+    label = redact(url)
+    opened = []
+    try:
+        opened.append(source := services.open_database(source_path))
+        opened.append(target := services.open_database(url))
+        print(f"Copying {source_path} into {label}")
+        report = copy_database(source, target, derived=DERIVED_TABLES)
+    except DatabaseBusy as err:
+        print(f"{err.message}\n{err.hint}", file=sys.stderr)
+        return 2
+    except TransferConflict as err:
+        print(f"Error: {_scrub(err.message, url)}\n{err.hint}", file=sys.stderr)
+        return 1
+    except DB_ERRORS as err:
+        print(f"Error: {_scrub(str(err), url)}", file=sys.stderr)
+        return 2 if len(opened) < 2 else 1
+    finally:
+        for db in opened:
+            db.close()
+    return _migrate_report(report)
+
+
+def _migrate_report(report: list) -> int:
+    """The counts per table; 1 if a table's rows did not all arrive."""
+    width = max(len(r.table) for r in report)
+    print(f"{'table':<{width}}  {'source':>8}  {'present':>8}  {'copied':>8}  {'target':>8}")
+    for r in report:
+        print(f"{r.table:<{width}}  {r.source:>8}  {r.present:>8}  {r.copied:>8}  {r.target:>8}"
+              + ("" if r.complete else "  MISSING ROWS"))
+    missing = [r.table for r in report if not r.complete]
+    if missing:
+        print(f"Check failed: not every row arrived in {', '.join(missing)}.", file=sys.stderr)
+        return 1
+    copied = sum(r.copied for r in report)
+    print(f"Checked: every row is in Postgres ({copied} copied now, {sum(r.present for r in report)} already there).")
+    return 0
+
+
+def _scrub(text: str, url: str) -> str:
+    """`text` without the URL's password, wherever a driver's message may have quoted it."""
+    from urllib.parse import unquote, urlsplit
+
+    password = urlsplit(url).password
+    for secret in filter(None, {password, unquote(password or "")}):
+        text = text.replace(secret, "***")
+    return text
 
 
 def _auth_configured() -> bool:
@@ -327,6 +408,8 @@ def _wait_live(args: argparse.Namespace, manager: JobManager, job_id: str) -> in
         print("The database refused writes for a while (a full disk?); the run paused until it took them again.",
               file=sys.stderr)
     outcome = manager.runner.outcomes.get(job_id)
+    if outcome is not None and outcome.status == "running":  # another process works the job's last notes
+        return _wait_elsewhere(manager, job_id)
     if outcome is None or outcome.status != "interrupted":
         return None
     job = manager.store.job(job_id)
@@ -334,6 +417,16 @@ def _wait_live(args: argparse.Namespace, manager: JobManager, job_id: str) -> in
     print(f"{outcome.reason} Job {job_id}: {left} note(s) not finished, nothing of them lost.", file=sys.stderr)
     print(f"Resume it with: python -m lib.bulk resume {job_id}", file=sys.stderr)
     return STOP.exit_code if STOP.signum else 1
+
+
+def _wait_elsewhere(manager: JobManager, job_id: str) -> int | None:
+    """Nothing of the job is left here, but another process (on a shared database) still works some of it:
+    wait for the job to end there (or, if that process stops, to be marked interrupted)."""
+    print("Another process works the rest of this job; waiting for it to finish…", flush=True)
+    while (progress := manager.progress(job_id)) is not None and progress.job.active:
+        if STOP.event.wait(1.0):
+            return STOP.exit_code  # nothing of it is in flight here: nothing to wait for
+    return None
 
 
 def _close(app: services.Services, code: int) -> int:

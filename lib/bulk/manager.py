@@ -4,7 +4,10 @@ A live job runs in this process on the LiveRunner's worker threads; its state an
 and result are in the database (JobStore), so a page reload just reads them back. A job whose process
 stopped before it finished (killed, crashed, a full disk) is marked interrupted when a manager starts,
 and is only resumed when someone asks (`resume_job`: the app's button, the CLI's `resume JOB_ID`): its
-finished items are never sent again. A batch job lives at the API; the manager submits, refreshes and
+finished items are never sent again. On Postgres other processes share the jobs: a job counts as
+abandoned only once its heartbeat is older than the lease (JOB_LEASE_S), a job another live process
+works is never resumed here (the refusal names that process), and a cancel asked here of a job worked
+elsewhere reaches its process at that process's next heartbeat. A batch job lives at the API; the manager submits, refreshes and
 imports it.
 """
 
@@ -17,8 +20,8 @@ from dataclasses import dataclass
 
 from lib.bulk import batches
 from lib.bulk.input import BulkInput, NoteRow
-from lib.bulk.jobs import INTERRUPTED, PROCESS_OWNER, JobInfo, JobStore
-from lib.bulk.runner import DEFAULT_MAX_TOKENS, LiveRunner, WorkItem
+from lib.bulk.jobs import INTERRUPTED, JOB_LEASE_S, PROCESS_OWNER, JobInfo, JobStore
+from lib.bulk.runner import DEFAULT_MAX_TOKENS, JobTemplate, LiveRunner
 from lib.claude.gateway import BatchInfo, Gateway
 from lib.core.db import Database
 from lib.core.errors import InputRejected, ScribeError
@@ -45,11 +48,16 @@ class JobManager:
     def __init__(self, gateway: Gateway, db: Database, *, concurrency: int = 8,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] | None = None,
                  lease_s: float | None = None, owner: str = PROCESS_OWNER):
+        """`lease_s`: how long after its last heartbeat another process's job and item claims count as
+        abandoned. None: on DuckDB at once (one process opens the file, so another owner is gone), on
+        Postgres after JOB_LEASE_S."""
         self.gateway = gateway
-        self.store = JobStore(db, owner)
+        self.store = JobStore(db, owner, lease_s=lease_s or JOB_LEASE_S)
+        self.lease_s = lease_s if lease_s is not None or db.dialect == "duckdb" else JOB_LEASE_S
         self.runner = LiveRunner(gateway, self.store, concurrency=concurrency, clock=clock, sleep=sleep)
         self._lock = threading.Lock()
-        self.interrupted_on_start = self.store.interrupt_orphans(lease_s=lease_s)
+        self.interrupted_on_start = self.store.interrupt_orphans(lease_s=self.lease_s)
+        self._last_sweep = time.monotonic()
         self._close_orphaned_cancels()
 
     # -- starting -------------------------------------------------------------------------------------
@@ -93,10 +101,11 @@ class JobManager:
     # -- following ------------------------------------------------------------------------------------
 
     def progress(self, job_id: str) -> Progress | None:
+        self._sweep()
         job = self.store.job(job_id)
         if job is None:
             return None
-        eta = self.runner.eta_s(job_id) if job.kind == "live" and job.active else None
+        eta = self.runner.eta_s(job_id, job.remaining) if job.kind == "live" and job.active else None
         return Progress(job=job, eta_s=eta)
 
     def refresh_batches(self, job_id: str) -> list[BatchInfo]:
@@ -116,7 +125,16 @@ class JobManager:
         return self.store.job(job_id)
 
     def jobs(self, *, user: str | None = None, limit: int = 10) -> list[JobInfo]:
+        self._sweep()
         return self.store.jobs(user=user, limit=limit)
+
+    def _sweep(self) -> None:
+        """Shared database: now and then, mark interrupted the jobs whose process stopped since this one
+        started (their heartbeat is older than the lease), so the page offers them for resuming."""
+        if self.lease_s is None or time.monotonic() - self._last_sweep < self.lease_s / 4:
+            return
+        self._last_sweep = time.monotonic()
+        self.store.interrupt_orphans(lease_s=self.lease_s)
 
     def items(self, job_id: str, *, status: str | None = None):
         """The job's items (a frame: row, status, reason, result), optionally of one status."""
@@ -139,9 +157,9 @@ class JobManager:
             return
         self.store.set_status(job_id, "canceling")
         if job.kind == "live":
-            if not self.runner.outstanding(job_id):  # nothing of it here (e.g. not resumed): close it now
-                self._fail_unsent(job_id, "Canceled before it was sent.", status="canceled")
-            self.runner.cancel(job_id)
+            if not self.runner.outstanding(job_id) and self.store.holder(job_id) is None:
+                self._fail_unsent(job_id, "Canceled before it was sent.", status="canceled")  # no one works it
+            self.runner.cancel(job_id)  # (worked by another process: it cancels at its next heartbeat)
         else:
             batches.cancel(self.gateway, self.store, job_id)
 
@@ -168,6 +186,7 @@ class JobManager:
         if not numbers:
             return 0
         self.store.mark_many(job_id, numbers, "queued", only_unfinished=False)
+        self.store.claim(job_id)
         self.store.set_status(job_id, "running")
         self._enqueue(job_id)
         return len(numbers)
@@ -183,11 +202,21 @@ class JobManager:
             raise InputRejected(f"There is no job {job_id}.")
         if job.kind != "live":
             raise InputRejected(f"Job {job_id} is a batch job: collect it (python -m lib.bulk collect {job_id}).")
+        if job_id in self.store.interrupt_orphans(lease_s=self.lease_s):  # its process stopped since
+            job = self.store.job(job_id)
+        held = self.store.holder(job_id)
+        if held is not None:
+            owner, seen = held
+            ago = max(0, round((self.store.now() - seen).total_seconds()))
+            raise InputRejected(
+                f"Job {job_id} is being worked by another process ({owner}, last seen {ago} s ago); it can be "
+                f"resumed once that process stops (its claim lapses {self.store.lease_s:.0f} s after it was last seen).")
         if not self.resumable(job):
             raise InputRejected(f"Job {job_id} is {job.status}: only an interrupted job can be resumed.")
+        if not self.store.take_over(job_id):
+            raise InputRejected(f"Job {job_id} was resumed by another process a moment ago.")
+        self.store.release_claims(job_id)  # this process's own, left by a write the database refused
         pending = len(self.store.pending(job_id))
-        self.store.claim(job_id)
-        self.store.set_status(job_id, "running", clear_error=True)
         self._enqueue(job_id)
         return pending
 
@@ -209,25 +238,22 @@ class JobManager:
     def _close_orphaned_cancels(self) -> None:
         """A live job canceled by a process that stopped: what it did not send is canceled now."""
         for job in self.store.jobs(limit=1000, active_only=True):
-            if job.kind == "live" and job.status == "canceling" and not self.runner.outstanding(job.id):
+            if (job.kind == "live" and job.status == "canceling" and not self.runner.outstanding(job.id)
+                    and self.store.holder(job.id) is None):
                 self._fail_unsent(job.id, "Canceled before it was sent.", status="canceled")
 
     # -- internals ------------------------------------------------------------------------------------
 
     def _enqueue(self, job_id: str) -> None:
+        """The runner works the job's items, claiming them as it goes; with none left unfinished it is done."""
         job = self.store.job(job_id)
-        pending = self.store.pending(job_id)
-        self.store.mark_many(job_id, [p.item_no for p in pending], "queued")  # "running" ones were cut short
-        if not pending:
+        template = JobTemplate(job_id=job_id, user=job.user, model=job.model, max_tokens=job.max_tokens,
+                               priority=job.priority)
+        if not self.runner.work(template) and not self.store.unfinished(job_id):
             self.store.set_status(job_id, "done", finished=True)
-            return
-        self.runner.submit([WorkItem(job_id=job_id, item_no=p.item_no, user=job.user, model=job.model, note=p.note,
-                                     note_date=p.note_date, max_tokens=job.max_tokens, priority=job.priority,
-                                     attempts=p.attempts) for p in pending])
 
     def _fail_unsent(self, job_id: str, reason: str, status: str = "failed") -> None:
-        numbers = [p.item_no for p in self.store.pending(job_id, ("queued", "running"))]
-        self.store.mark_many(job_id, numbers, "failed", error=reason, kind="canceled")
+        self.store.fail_unsent(job_id, reason)
         self.store.set_status(job_id, status, error=reason if status == "failed" else None, finished=True)
 
 

@@ -75,4 +75,18 @@ OWNERS = [
 ]
 
 
-MIGRATIONS = JOBS + OWNERS
+CLAIMS = [
+    (
+        "jobs_003_claims",
+        # Which process works an item, and until when (renewed by its heartbeat): several processes on
+        # one Postgres database never work the same item, and a dead one's items are taken over once
+        # the lease lapses. Plain SQL: the same on DuckDB and Postgres.
+        """
+        ALTER TABLE job_items ADD COLUMN claimed_by VARCHAR;
+        ALTER TABLE job_items ADD COLUMN lease_until TIMESTAMP;
+        """,
+    ),
+]
+
+
+MIGRATIONS = JOBS + OWNERS + CLAIMS

@@ -20,6 +20,10 @@ sync Gateway. So concurrency follows the headers: as many requests are in flight
 - When the store refuses a write (a full disk), nothing new is sent and the write is tried again for up
   to `storage_grace_s`: a disk that fills for a while costs a pause, not a note. Past that, every job
   here is interrupted and `storage_error` says why: nothing is reported done that was not stored.
+- Items are claimed from the store a few at a time (`claim_size`) and topped up as they finish, so on a
+  shared Postgres database no two processes work one item; the heartbeat renews the claims, a result is
+  stored only while this process still holds its item's claim, and a job another process asks to
+  cancel (its status turns `canceling`) is canceled here at the next heartbeat.
 - Time is injectable (`clock`, `sleep`) so tests run it on the sandbox's virtual clock.
 """
 
@@ -73,6 +77,17 @@ class Stop:
     reason: str | None
     requeue: bool = False
 _GUIDE_TOKENS = 2000  # the cached house guide, counted until the first replies show it is cached
+
+
+@dataclass(frozen=True)
+class JobTemplate:
+    """What every item of a live job shares (its WorkItems are made from it as they are claimed)."""
+
+    job_id: str
+    user: str
+    model: str
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    priority: int = 0
 
 
 @dataclass
@@ -244,6 +259,10 @@ class LiveRunner:
         self.outcomes: dict[str, Stop] = {}  # how each job ended here, even if the store could not be told
         self.storage_error: str | None = None
         self._last_beat = 0.0
+        self.heartbeat_s = min(HEARTBEAT_S, getattr(store, "lease_s", 60.0) / 3)  # well inside the lease
+        self.claim_size = max(8, 2 * concurrency)  # items claimed at a time per job
+        self._feeds: dict[str, JobTemplate] = {}  # jobs whose items this runner claims as it goes
+        self._job_locks: dict[str, threading.RLock] = {}  # a job's claims and ending, one thread at a time
         self._answered = False  # until the first reply, one request at a time: it may say stop (a spend
         # limit, a bad key) or bring the rate limits, before a burst of requests is sent blind
         self._avg_output = 500.0
@@ -254,20 +273,54 @@ class LiveRunner:
 
     # -- the public side ------------------------------------------------------------------------------
 
+    def work(self, job: JobTemplate) -> int:
+        """Work a live job: claim its first items now, the rest as these finish (a stopped job worked
+        again runs again). Returns how many were claimed; 0: no item is left that no one else holds."""
+        with self._job_lock(job.job_id):
+            with self._lock:
+                self.storage_error = None  # the caller has just written this job: the store takes writes
+                self._stopped_jobs.pop(job.job_id, None)
+            self._feeds[job.job_id] = job
+        claimed = self._refill(job.job_id)
+        if not claimed:
+            self._feeds.pop(job.job_id, None)
+        return claimed
+
     def submit(self, items: list[WorkItem]) -> None:
-        """Queue items (in order); they are sent as the limits allow (a stopped job sent again runs again)."""
+        """Queue items this process has claimed (in order); they are sent as the limits allow."""
         with self._lock:
-            self.storage_error = None  # the caller has just written these items' job: the store takes writes
             for item in items:
                 self._outstanding[item.job_id] += 1
-                self._stopped_jobs.pop(item.job_id, None)
         for item in items:
             self.queue.push(item)
         self._wake.set()
 
+    def _job_lock(self, job_id: str) -> threading.RLock:
+        """Taken before `_lock`, never while holding it."""
+        with self._lock:
+            return self._job_locks.setdefault(job_id, threading.RLock())
+
+    def _refill(self, job_id: str) -> int:
+        """Claim more of the job's items, up to `claim_size` outstanding here; returns how many."""
+        with self._job_lock(job_id):
+            job = self._feeds.get(job_id)
+            if job is None or job_id in self._stopped_jobs or self.storage_error:
+                return 0
+            with self._lock:
+                want = self.claim_size - self._outstanding.get(job_id, 0)
+            try:
+                claimed = self._stored(self.store.claim_items, job_id, want) if want > 0 else []
+            except STORAGE_ERRORS as exc:
+                self._storage_failed(exc)
+                return 0
+            self.submit([WorkItem(job_id=job_id, item_no=p.item_no, user=job.user, model=job.model, note=p.note,
+                                  note_date=p.note_date, max_tokens=job.max_tokens, priority=job.priority,
+                                  attempts=p.attempts) for p in claimed])
+            return len(claimed)
+
     def cancel(self, job_id: str, *, reason: str = CANCELED, status: str = "canceled") -> int:
         """Stop a job: its queued items fail with `reason`; items in flight finish (they are paid for)."""
-        with self._lock:
+        with self._job_lock(job_id), self._lock:  # a refill under way finishes first: its items are removed below
             self._stopped_jobs.setdefault(job_id, Stop(status, reason))
         removed = self.queue.remove_job(job_id)
         for item in removed:
@@ -277,7 +330,7 @@ class LiveRunner:
 
     def interrupt(self, job_id: str, reason: str) -> int:
         """Stop a job so it can be resumed: its queued items stay queued, items in flight finish and are kept."""
-        with self._lock:
+        with self._job_lock(job_id), self._lock:
             self._stopped_jobs.setdefault(job_id, Stop("interrupted", reason, requeue=True))
         removed = self.queue.remove_job(job_id)
         for item in removed:
@@ -311,9 +364,10 @@ class LiveRunner:
             time.sleep(poll_s)
         return True
 
-    def eta_s(self, job_id: str) -> float | None:
-        """Seconds until the job's remaining items are done, at the recent rate and its fair share."""
-        remaining = self.outstanding(job_id)
+    def eta_s(self, job_id: str, remaining: int | None = None) -> float | None:
+        """Seconds until the job's remaining items are done (default: those claimed here), at the recent rate
+        and its fair share."""
+        remaining = self.outstanding(job_id) if remaining is None else remaining
         if not remaining:
             return 0.0
         rate = self.rate_per_s()
@@ -381,13 +435,17 @@ class LiveRunner:
     def _heartbeat(self) -> None:
         """Tell the store, every few seconds, that this process still works its jobs (best effort)."""
         now = time.monotonic()
-        if now - self._last_beat < HEARTBEAT_S:
+        if now - self._last_beat < self.heartbeat_s:
             return
         self._last_beat = now
         try:
-            self.store.heartbeat(self.jobs_here())
+            statuses = self.store.heartbeat(self.jobs_here())
         except STORAGE_ERRORS as exc:
             _log.warning("bulk: heartbeat not written: %s", exc)
+            return
+        for job_id, status in (statuses or {}).items():
+            if status == "canceling" and job_id not in self._stopped_jobs:  # canceled from another process
+                self.cancel(job_id)
 
     def _stored(self, write: Callable[..., object], *args: object, **kwargs: object) -> object:
         """`write(*args)` to the store; while it refuses, try again (admitting nothing) for up to storage_grace_s."""
@@ -474,8 +532,11 @@ class LiveRunner:
             self._stored(self.store.add_spend, item.job_id, item.item_no, result.record)
             self._final(item, None, "Claude found no people in this note.", "no_people")
             return
-        self._stored(self.store.succeed, item.job_id, item.item_no, parsed, result, attempts=item.attempts)
+        if not self._stored(self.store.succeed, item.job_id, item.item_no, parsed, result, attempts=item.attempts,
+                            claimed=True):
+            return self._lost(item)
         self._final(item, True, None)
+        return None
 
     def _settle(self, item: WorkItem, grant: Grant, record) -> None:  # noqa: ANN001 - UsageRecord | None
         if record is None:
@@ -537,8 +598,9 @@ class LiveRunner:
         with self._lock:
             self.stats.retried += 1
         item.not_before = not_before
-        self._stored(self.store.mark, item.job_id, item.item_no, "queued", attempts=item.attempts,
-                     error=f"retrying: {why}")
+        if not self._stored(self.store.mark, item.job_id, item.item_no, "queued", attempts=item.attempts,
+                            error=f"retrying: {why}", claimed=True):
+            return self._lost(item)
         self.queue.push(item, self.clock())
         self._wake.set()
         return None
@@ -558,13 +620,31 @@ class LiveRunner:
                 return
             item.finished = True
         try:
-            self.store.mark(item.job_id, item.item_no, "queued", attempts=item.attempts, error=None)
-        except STORAGE_ERRORS as exc:  # still "running" there, which a resume sends again too
+            self.store.mark(item.job_id, item.item_no, "queued", attempts=item.attempts, error=None, claimed=True,
+                            release=True)
+        except STORAGE_ERRORS as exc:  # still claimed there: sent again on resume, or by another after the lease
             _log.debug("bulk: item %s-%s not re-queued in the store: %s", item.job_id, item.item_no, exc)
         finally:
-            left = self._count_down(item.job_id)
+            self._item_left(item.job_id)
+
+    def _lost(self, item: WorkItem) -> None:
+        """The item's claim was lost (this process's lease lapsed and another took the item over): whatever
+        this process got for it is not stored; the item is the other process's now."""
+        _log.warning("bulk: item %s-%s was taken over by another process; its result here is not kept",
+                     item.job_id, item.item_no)
+        with self._lock:
+            if item.finished:
+                return
+            item.finished = True
+        self._item_left(item.job_id)
+
+    def _item_left(self, job_id: str) -> None:
+        """One item of the job is over here: top the job's claims up, or, at its last item, end it."""
+        left = self._count_down(job_id)
+        if left < self.concurrency:
+            self._refill(job_id)
         if left <= 0:
-            self._maybe_finish(item.job_id)
+            self._maybe_finish(job_id)
 
     def _count_down(self, job_id: str) -> int:
         """One item fewer; at the last one the job counts as closing until `_maybe_finish` has stored how it
@@ -586,7 +666,7 @@ class LiveRunner:
         try:
             if not succeeded:
                 self._stored(self.store.mark, item.job_id, item.item_no, "failed", attempts=item.attempts,
-                             error=reason, kind=kind)
+                             error=reason, kind=kind, claimed=True, release=True)
         except STORAGE_ERRORS as exc:  # not stored: the job ends interrupted and a resume sends the item again
             self._storage_failed(exc)
         finally:  # the job's count goes down even if the database refused the row
@@ -596,13 +676,17 @@ class LiveRunner:
                 else:
                     self.stats.failed += 1
                 self.stats.completions.append(self.clock())
-            left = self._count_down(item.job_id)
-        if left <= 0:
-            self._maybe_finish(item.job_id)
+        self._item_left(item.job_id)
 
     def _maybe_finish(self, job_id: str) -> None:
+        """The job has nothing left here: unless a refill just claimed more, store how it ended."""
         try:
-            self._store_ending(job_id)
+            with self._job_lock(job_id):
+                with self._lock:
+                    refilled = self._outstanding.get(job_id, 0) > 0
+                if not refilled:
+                    self._feeds.pop(job_id, None)
+                    self._store_ending(job_id)
         finally:
             with self._lock:
                 self._closing[job_id] -= 1
@@ -614,6 +698,11 @@ class LiveRunner:
             Stop("interrupted", self.storage_error, requeue=True) if self.storage_error else Stop("done", None))
         self.outcomes[job_id] = stop
         try:
+            if not stop.requeue and stop.status != "done":  # canceled or failed: what no one sent fails with it
+                self.store.fail_unsent(job_id, stop.reason or CANCELED)
+            if stop.status == "done" and self.store.unfinished(job_id):  # the rest is held by another process
+                self.outcomes[job_id] = Stop("running", "Another process works the rest of this job.")
+                return
             if stop.status == "interrupted":
                 self.store.set_status(job_id, stop.status, error=stop.reason)
             else:
