@@ -40,7 +40,7 @@ from lib.claude import prompts
 from lib.claude.gateway import CallResult, Gateway, TextStream
 from lib.core.errors import BudgetExceeded, ClaudeError, InputRejected, ScribeError
 from lib.crm.records import FieldName
-from lib.work.assistant_tools import PROPOSE_CHANGE, CrmTools
+from lib.work.assistant_tools import PROPOSE_CHANGE, CrmTools, contacts_in
 from lib.work.conversations import (
     SCRIBE_NOTE,
     CallUsage,
@@ -478,6 +478,17 @@ def transcript(summary: str | None, turns: list[Turn]) -> str:
 def _title(question: str) -> str:
     line = " ".join(question.split())
     return line if len(line) <= 60 else line[:59] + "…"
+
+
+def mentioned_contacts(turn: Turn) -> list[tuple[int, str]]:
+    """The contacts the turn's tools found whose name the answer mentions, in the answer's order:
+    (contact id, name), for links to their records. Proposals count as found."""
+    found = contacts_in([c.content for c in turn.tool_calls() if not c.is_error])
+    for proposal in turn.proposals:
+        found.setdefault(proposal.contact_id, proposal.name)
+    text = "\n".join(s for s in turn.steps() if isinstance(s, str)).casefold()
+    at = {cid: text.find(name.casefold()) for cid, name in found.items()}
+    return [(cid, found[cid]) for cid in sorted((c for c in at if at[c] >= 0), key=at.get)]
 
 
 def usage_summary(turn: Turn) -> str:
