@@ -5,8 +5,17 @@ import streamlit as st
 
 from app_pages._shared import resources, ui
 from lib.core.errors import ScribeError
-from lib.core.text import safe_markdown
-from lib.work.assistant import Assistant, to_extraction, usage_summary
+from lib.core.text import safe_inline, safe_markdown
+from lib.work.assistant import (
+    AnswerText,
+    Assistant,
+    ToolAnswered,
+    ToolsAsked,
+    TurnStream,
+    mentioned_contacts,
+    to_extraction,
+    usage_summary,
+)
 from lib.work.assistant_tools import CrmTools
 from lib.work.conversations import Conversation, ToolCall, Turn
 
@@ -39,6 +48,9 @@ def pick_conversation() -> Conversation:
         del st.query_params["conversation"]
     if (pending := st.session_state.pop("assistant_pick_next", None)) is not None:
         st.session_state.assistant_pick = pending
+    elif "assistant_pick" not in st.session_state and (shown := st.session_state.get("assistant_conv")) is not None \
+            and shown.turns:  # back from another page (a contact's link, say): the conversation that was on screen
+        st.session_state.assistant_pick = shown.id
     frame = resources.services().conversation_list(ui.identity())
     past = {r["id"]: ("" if r["user"] == user else f"{r['user']}: ") + f"{r['title']} · {r['turns']} turn(s) · {r['updated_at']:%Y-%m-%d %H:%M}"
             for r in frame.to_dict("records")}
@@ -76,10 +88,30 @@ def show_meter(slot, conv: Conversation, model: str) -> None:
 def show_tool_call(call: ToolCall) -> None:
     icon = ":material/error:" if call.is_error else ":material/build:"
     with st.expander(safe_markdown(f"Tool: {call.label}"), icon=icon):
-        st.caption("Input")
-        st.json(call.input)
-        st.caption("Error returned to Claude" if call.is_error else "Result returned to Claude")
-        st.code(call.content, language="json", wrap_lines=True)
+        show_tool_input(call)
+        show_tool_result(call)
+
+
+def show_tool_input(call: ToolCall) -> None:
+    st.caption("Input")
+    st.json(call.input)
+
+
+def show_tool_result(call: ToolCall) -> None:
+    st.caption("Error returned to Claude" if call.is_error else "Result returned to Claude")
+    st.code(call.content, language="json", wrap_lines=True)
+
+
+def show_contact_links(turn: Turn) -> None:
+    """Links to the records of the contacts the answer names (found by the turn's tools, so ids are known)."""
+    mentioned = mentioned_contacts(turn)
+    if not mentioned:
+        return
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.caption("Contacts:")
+        for contact_id, name in mentioned:
+            st.page_link("app_pages/contacts.py", label=safe_inline(name), icon=":material/person:",
+                         query_params={"contact": str(contact_id)}, help=f"Open {safe_inline(name)}'s record")
 
 
 def review_proposal(turn: Turn, index: int) -> None:
@@ -96,6 +128,7 @@ def show_answer(turn: Turn) -> None:
             show_tool_call(step)
         else:
             st.markdown(safe_markdown(step))
+    show_contact_links(turn)
     if turn.notice:
         st.warning(turn.notice)
     if turn.error is not None:
@@ -126,23 +159,71 @@ def assistant_for(model: str) -> Assistant:
                      store=store)
 
 
+class LiveTurn:
+    """Draws a turn while it streams: each round's text as it grows, each tool as a status box that shows
+    what was asked, then what came back. The finished turn is drawn again from storage (show_answer)."""
+
+    def __init__(self) -> None:
+        self.texts: dict[int, tuple[object, str]] = {}  # round -> (slot, text so far)
+        self.tools: dict[str, object] = {}  # tool_use id -> its status box
+
+    def draw(self, event) -> None:
+        if isinstance(event, AnswerText):
+            slot, text = self.texts.get(event.round) or (st.empty(), "")
+            text += event.text
+            self.texts[event.round] = (slot, text)
+            slot.markdown(safe_markdown(text))
+        elif isinstance(event, ToolsAsked):
+            for call in event.calls:
+                box = st.status(safe_markdown(f"Tool: {call.label}"), state="running")
+                with box:
+                    show_tool_input(call)
+                self.tools[call.id] = box
+        elif isinstance(event, ToolAnswered):
+            box = self.tools[event.call.id]
+            with box:
+                show_tool_result(event.call)
+            box.update(label=safe_markdown(f"Tool: {event.call.label}"),
+                       state="error" if event.call.is_error else "complete")
+
+
+def stop_previous() -> None:
+    """Stop was clicked (or a new question sent) while a turn streamed: that turn ends here, kept as it is."""
+    previous: TurnStream | None = st.session_state.get("assistant_stream")
+    if previous is not None and not previous.finished:
+        previous.stop()
+        if previous.kept:
+            st.session_state.assistant_pick_next = previous.conv.id
+
+
 def ask(conv: Conversation, question: str, model: str) -> None:
     resources.services().check_continue(ui.identity(), conv)
-    assistant = assistant_for(model)
+    try:
+        turn_stream = assistant_for(model).stream(conv, question)
+    except ScribeError as err:
+        ui.show_error(err)
+        return
+    st.session_state.assistant_stream = turn_stream
     with st.chat_message("user"):
         st.markdown(safe_markdown(question))
     with st.chat_message("assistant"):
+        st.button("Stop", key="assistant_stop", icon=":material/stop_circle:",
+                  help="Stop the answer being written; what arrived so far is kept.")
+        live = LiveTurn()
         try:
-            with st.spinner("Looking it up…"):
-                turn = assistant.ask(conv, question)
-        except ScribeError as err:
+            for event in turn_stream:
+                live.draw(event)
+        except ScribeError as err:  # refused before anything was asked (a budget, say): nothing was kept
             ui.show_error(err)
-            return
-        show_answer(turn)
-    st.session_state.assistant_pick_next = conv.id
-    st.rerun()  # redraw from the stored turn: the picker shows this conversation, the meter its new size
+        finally:
+            turn_stream.close()  # a Stop click interrupts the loop above: the turn is kept as it stands
+            if turn_stream.kept:
+                st.session_state.assistant_pick_next = conv.id
+    if turn_stream.kept:
+        st.rerun()  # redraw from the stored turn: the picker shows this conversation, the meter its new size
 
 
+stop_previous()
 pick_col, model_col = st.columns([3, 2], vertical_alignment="bottom")
 with pick_col:
     conv = pick_conversation()

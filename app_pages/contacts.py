@@ -29,10 +29,21 @@ def pick_contact() -> int | None:
     picked = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row",
                           key="contacts_table", column_config={"id": st.column_config.NumberColumn("#", format="%d")})
     rows = picked.selection.rows if picked else []
-    if rows:
-        return found[rows[0]].id
+    selected = found[rows[0]].id if rows and rows[0] < len(found) else None
     from_link = st.query_params.get("contact")
-    return int(from_link) if from_link and from_link.isdigit() else None
+    linked = int(from_link) if from_link and from_link.isdigit() else None
+    before = st.session_state.get("contacts_selected")
+    st.session_state.contacts_selected = selected
+    if selected != before:  # a row picked (or unpicked) just now: the table decides
+        chosen = selected
+    else:  # otherwise the address does: a contact's link, or the row picked earlier
+        chosen = linked if linked is not None else selected
+    # the address names the contact shown, so every rerun (and a reload, and a link back) keeps it
+    if chosen is None:
+        st.query_params.pop("contact", None)
+    elif from_link != str(chosen):
+        st.query_params["contact"] = str(chosen)
+    return chosen
 
 
 def show_contact(contact_id: int) -> None:
@@ -120,34 +131,58 @@ def save_edits(entity: str, entity_id: int, seen: dict, values: dict, *, reload)
     st.rerun()
 
 
+def contact_link(contact_id: int, name: str) -> None:
+    """A contact, by name, linking to its record (the address says which: ?contact=ID)."""
+    st.page_link("app_pages/contacts.py", label=safe_inline(name), icon=":material/person:",
+                 query_params={"contact": str(contact_id)})
+
+
 def show_timeline(contact_id: int) -> None:
     st.markdown("#### Timeline")
     events = crm.timeline(contact_id, limit=60)
     if not events:
         st.caption("Nothing recorded yet.")
+    contact = crm.get_contact(contact_id)
+    deal = crm.deal_for_contact(contact_id)
+    who = contact.name if contact else f"Contact {contact_id}"
     costs = resources.services().usage_log.call_costs(e.call_id for e in events)
     for n, event in enumerate(events):
         with st.container(border=True):
+            with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+                contact_link(contact_id, who)  # every entry names the contact it is about, linked
+                if event.what == "interaction":
+                    show_interaction(event)
+                else:
+                    show_change(event, deal.name if deal else None, costs.get(event.call_id))
             if event.what == "interaction":
-                show_interaction(event)
+                show_note(event)
             else:
-                show_change(event, n, costs.get(event.call_id))
+                show_change_details(event, n)
 
 
 def show_interaction(event: TimelineEntry) -> None:
     who = safe_inline(event.approved_by or "someone")
     st.markdown(f"**{safe_inline(event.kind)}** · {event.ts:%Y-%m-%d %H:%M} · by {who}")
+
+
+def show_note(event: TimelineEntry) -> None:
     st.text(event.summary or "")
     if event.note:
         with st.expander("The note"):
             st.text(event.note)
 
 
-def show_change(event: TimelineEntry, n: int, cost: Decimal | None) -> None:
+def show_change(event: TimelineEntry, deal_name: str | None, cost: Decimal | None) -> None:
+    """One line: which record (the contact, or its deal by name), what changed, who decided, when."""
     actor = ACTORS.get(event.actor, event.actor)
     what = "created" if event.field == CREATED else (
         f"{safe_inline(event.field)}: {safe_inline(event.old_value or '∅')} → {safe_inline(event.new_value or '∅')}")
-    line = f"**{event.entity}** {what} · {actor}"
+    if event.entity == "contact":  # the contact's name is the link before this line
+        line = f"{what} · {actor}"
+    else:
+        record = f"deal **{safe_inline(deal_name)}**" if event.entity == "deal" and deal_name else \
+            f"**{safe_inline(event.entity)}**"
+        line = f"{record} · {what} · {actor}"
     if event.actor == "ai":
         line += f", approved by {safe_inline(event.approved_by or 'someone')}"
     elif event.approved_by:
@@ -156,6 +191,10 @@ def show_change(event: TimelineEntry, n: int, cost: Decimal | None) -> None:
     if cost is not None:
         line += f" · call cost {ui.money(cost)}"
     st.markdown(line)
+
+
+def show_change_details(event: TimelineEntry, n: int) -> None:
+    """The evidence, and the way back (revert, undo)."""
     if event.evidence:
         st.caption(f"Evidence: “{safe_inline(event.evidence)}”")
     left, right, _ = st.columns([1, 1, 4])

@@ -64,37 +64,47 @@ def budget_note(statuses: list[budgets.BudgetStatus], period: str) -> str | None
     return None if team is None else f"{pct(team.share, 0)} of {money(team.budget.limit_usd)} budget"
 
 
+METRICS_PER_ROW = 4  # more and the metrics' values and deltas are cut off on a laptop screen
+
+
+def metric_cells(rows: int) -> list:
+    """`rows` rows of METRICS_PER_ROW columns, as one list of cells in reading order."""
+    return [cell for _ in range(rows) for cell in st.columns(METRICS_PER_ROW)]
+
+
 def headline(report: UsageReport, statuses: list[budgets.BudgetStatus]) -> None:
     h = report.headline
-    row = st.columns(6)
-    row[0].metric("Spend in range", money(h.spend), help="Known cost of the filtered calls. "
-                  + (f"{h.unpriced_rows:,} call(s) have no known price and are not in it." if h.unpriced_rows else ""))
-    row[1].metric("Today (UTC)", money(h.spend_today), budget_note(statuses, "day"), delta_color="off", delta_arrow="off")
-    row[2].metric("Month to date", money(h.spend_month), budget_note(statuses, "month"), delta_color="off", delta_arrow="off")
-    row[3].metric("Requests", f"{h.requests:,}", f"{h.retries:,} retries", delta_color="off", delta_arrow="off",
-                  help="HTTP attempts, retries included (each is a row of the log).")
-    row[4].metric("Error rate", pct(h.error_rate), help="Attempts that failed (HTTP errors, dropped streams).")
-    row[5].metric("429 rate", pct(h.rate_limited_rate), help="Attempts refused by a rate limit.")
-    row = st.columns(6)
-    hit = h.hit_rate
-    row[0].metric("Cache-hit rate", hit.label, help="Cache reads / all prompt tokens (uncached input + cache "
-                  "writes + cache reads), token-weighted. 'Caching not used' means nothing was written or read.")
-    saved = h.savings
-    row[1].metric("Cache savings", money(saved.amount) if saved else "—",
-                  f"−{money(saved.write_premium)} write premium" if saved and saved.write_premium else None,
-                  delta_color="off", delta_arrow="off", help="What the cached tokens would have cost as plain input, minus what they "
-                  "cost: the read discount net of the write premium.")
-    approx = not h.percentiles_exact
-    row[2].metric("Latency p50", ms(h.latency_p50, approx), f"p95 {ms(h.latency_p95, approx)}", delta_color="off",
-                  delta_arrow="off", help="Successful calls, the whole call.")
-    row[3].metric("TTFT p50", ms(h.ttft_p50, approx), f"p95 {ms(h.ttft_p95, approx)}", delta_color="off",
-                  delta_arrow="off", help="Time to the first token of streamed calls.")
+    spend, today, month, tokens, requests, errors, limited, headroom, hit_cell, saved_cell, latency, ttft = (
+        metric_cells(3))  # spend, traffic, cache and speed: a row each
+    spend.metric("Spend in range", money(h.spend), help="Known cost of the filtered calls. "
+                 + (f"{h.unpriced_rows:,} call(s) have no known price and are not in it." if h.unpriced_rows else ""))
+    today.metric("Today (UTC)", money(h.spend_today), budget_note(statuses, "day"), delta_color="off",
+                 delta_arrow="off")
+    month.metric("Month to date", money(h.spend_month), budget_note(statuses, "month"), delta_color="off",
+                 delta_arrow="off")
+    tokens.metric("Tokens", f"{sum(h.tokens.values()):,}", help="All kinds: input, cache writes and reads, output.")
+    requests.metric("Requests", f"{h.requests:,}", f"{h.retries:,} retries", delta_color="off", delta_arrow="off",
+                    help="HTTP attempts, retries included (each is a row of the log).")
+    errors.metric("Error rate", pct(h.error_rate), help="Attempts that failed (HTTP errors, dropped streams).")
+    limited.metric("429 rate", pct(h.rate_limited_rate), help="Attempts refused by a rate limit.")
     used = {k: v for k, v in h.headroom_now.items() if v is not None}
     tightest = max(used, key=used.get) if used else None
-    row[4].metric("Rate limit used now", pct(used[tightest], 0) if tightest else "—",
-                  tightest.replace("_", " ") if tightest else None, delta_color="off", delta_arrow="off",
-                  help="The latest attempt's 1 - remaining / limit, on its tightest dimension.")
-    row[5].metric("Tokens", f"{sum(h.tokens.values()):,}", help="All kinds: input, cache writes and reads, output.")
+    headroom.metric("Rate limit used now", pct(used[tightest], 0) if tightest else "—",
+                    tightest.replace("_", " ") if tightest else None, delta_color="off", delta_arrow="off",
+                    help="The latest attempt's 1 - remaining / limit, on its tightest dimension.")
+    hit = h.hit_rate
+    hit_cell.metric("Cache-hit rate", hit.label, help="Cache reads / all prompt tokens (uncached input + cache "
+                    "writes + cache reads), token-weighted. 'Caching not used' means nothing was written or read.")
+    saved = h.savings
+    saved_cell.metric("Cache savings", money(saved.amount) if saved else "—",
+                      f"−{money(saved.write_premium)} write premium" if saved and saved.write_premium else None,
+                      delta_color="off", delta_arrow="off", help="What the cached tokens would have cost as plain "
+                      "input, minus what they cost: the read discount net of the write premium.")
+    approx = not h.percentiles_exact
+    latency.metric("Latency p50", ms(h.latency_p50, approx), f"p95 {ms(h.latency_p95, approx)}", delta_color="off",
+                   delta_arrow="off", help="Successful calls, the whole call.")
+    ttft.metric("TTFT p50", ms(h.ttft_p50, approx), f"p95 {ms(h.ttft_p95, approx)}", delta_color="off",
+                delta_arrow="off", help="Time to the first token of streamed calls.")
     if h.unpriced_rows:
         st.warning(f"{h.unpriced_rows:,} call(s) used a model without a known price: their tokens are counted, their "
                    "cost is not in these totals (price unknown, not $0). Add the model to data/models.toml.")

@@ -27,15 +27,40 @@ _HEIGHT = 320
 PERIOD_MS = {"hour": 3_600_000, "day": 86_400_000, "week": 7 * 86_400_000}
 
 
+MIN_SPAN_BUCKETS = 7  # a zoomed axis shows at least this many buckets, so one bar is not a wall
+ZOOM_BELOW = 0.5  # data covering less than this share of the filtered period: the axis zooms to the data
+
+
+def _buckets_of(fig: go.Figure) -> list[pd.Timestamp]:
+    return [pd.Timestamp(x) for trace in fig.data for x in (trace.x if trace.x is not None else ())
+            if x is not None and not pd.isna(x)]
+
+
+def x_range_for(buckets: list, bucket: str, period: tuple | None) -> tuple | None:
+    """The time axis: the filtered period, unless the data fills little of it (one day of 30); then the data,
+    centred, widened to at least MIN_SPAN_BUCKETS buckets, so a lone bar sits in the middle, readable."""
+    if not buckets:
+        return period
+    step = pd.Timedelta(milliseconds=PERIOD_MS[bucket])
+    first, last = min(buckets), max(buckets) + step  # buckets are their start: the last one ends a step later
+    if period is not None:
+        start, end = pd.Timestamp(period[0]), pd.Timestamp(period[1])
+        if (last - first) >= (end - start) * ZOOM_BELOW:
+            return period
+    widen = max(step * MIN_SPAN_BUCKETS - (last - first), pd.Timedelta(0)) / 2
+    return first - widen, last + widen
+
+
 def _time_axis(fig: go.Figure, bucket: str, x_range: tuple | None) -> go.Figure:
     """Bars span their whole bucket (so one bar is a day wide, not a sliver of milliseconds); points sit
-    in the middle of theirs; the axis shows the whole filtered period."""
+    in the middle of theirs; the axis shows the filtered period, or zooms to data that fill little of it."""
     period = PERIOD_MS[bucket]
     fig.update_traces(width=period * 0.8, offset=period * 0.1, selector={"type": "bar"})  # x = bucket start
     fig.update_traces(xperiod=period, xperiodalignment="middle", selector={"type": "scatter"})
     fig.update_xaxes(type="date")
-    if x_range is not None:
-        fig.update_xaxes(range=[x_range[0], x_range[1]])
+    shown = x_range_for(_buckets_of(fig), bucket, x_range)
+    if shown is not None:
+        fig.update_xaxes(range=[shown[0], shown[1]])
     return fig
 
 

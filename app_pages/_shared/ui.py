@@ -24,6 +24,8 @@ if TYPE_CHECKING:  # the SDK and pandas load when a page first needs them, not b
 T = TypeVar("T")
 
 SANDBOX_NOTE = "Sandbox output: written by Scribe's offline simulator, not by Claude."
+SANDBOX_HOW_TO_GO_LIVE = ("To use the real Claude API: set `ANTHROPIC_API_KEY` in the environment, or at the root of "
+                          "`.streamlit/secrets.toml`, then restart Scribe.")
 
 
 def identity() -> Identity:
@@ -44,8 +46,10 @@ def sidebar() -> DeltaGenerator:
         if sandbox:
             st.warning("**Sandbox**: offline simulator. No real Claude calls; costs shown are what the calls "
                        "would cost, and nothing is billed.", icon=":material/science:")
-        else:
+            st.caption(SANDBOX_HOW_TO_GO_LIVE)
+        else:  # the key itself is never shown, not even its first or last characters
             st.success("**Claude API**: live calls, real spend.", icon=":material/cloud_done:")
+            st.caption("Using the API key from the environment or `.streamlit/secrets.toml` (never shown).")
         if me.local:
             st.caption(f"{LOCAL_MODE_LABEL} · recorded as **{me.user}** (SCRIBE_USER)")
         else:

@@ -540,6 +540,8 @@ class TextStream:
     Use `for chunk in stream` (or `st.write_stream(stream)`), then `stream.result`. If iteration
     stops early (a Stop button, a rerun), call `close()`: the partial text stays in `.text`, the
     result is marked incomplete, and the attempt is logged with the output counted so far.
+    When the reply is complete, `.message` is the SDK's final Message: all its content blocks (a
+    tool-use round's tool_use blocks, with their parsed input), not only the text; None otherwise.
     """
 
     def __init__(self, gateway: Gateway, ctx: CallContext, kwargs: dict[str, Any]):
@@ -548,6 +550,7 @@ class TextStream:
         self.kwargs = kwargs
         self.text = ""
         self.result: CallResult | None = None
+        self.message: anthropic.types.Message | None = None
         self.error: ClaudeError | None = None
         self._sdk_stream: Any = None
         self._ttft_ms: float | None = None
@@ -580,6 +583,7 @@ class TextStream:
                         yield event.text
                 message = stream.get_final_message()
             with self._finish_lock:
+                self.message = message
                 self.result = self.gateway._finish(self.ctx, message, text=self.text, ttft_ms=self._ttft_ms)
         except ClaudeError as exc:
             self.error = exc

@@ -16,6 +16,12 @@ One question is one `Turn`:
    the automatic top-level cache_control, which puts a breakpoint on the last message: every call
    after the first reads tools, system and the conversation so far from the cache (3 breakpoints).
 
+Every call is streamed (`Assistant.stream`): the page sees each round as it happens, Claude's text
+as it is written, the tools it asks for (name, input), then each tool's result. A Stop (or a rerun)
+ends the turn where it is: the text that arrived is kept as the answer, tools not yet run are
+answered "not run" (the history stays valid), the turn is stored with STOPPED_NOTICE, and the call
+cut short is logged with status aborted. `ask` is the same loop, read to the end.
+
 The tools only read; propose_change returns a proposal that `to_extraction` turns into what the
 Extract page reviews. Nothing is written to the CRM from here.
 """
@@ -23,17 +29,27 @@ Extract page reviews. Nothing is written to the CRM from here.
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from lib.claude import prompts
-from lib.claude.gateway import CallResult, Gateway
+from lib.claude.gateway import CallResult, Gateway, TextStream
 from lib.core.errors import BudgetExceeded, ClaudeError, InputRejected, ScribeError
 from lib.crm.records import FieldName
-from lib.work.assistant_tools import PROPOSE_CHANGE, CrmTools
-from lib.work.conversations import SCRIBE_NOTE, CallUsage, Conversation, ConversationStore, Proposal, Turn
+from lib.work.assistant_tools import PROPOSE_CHANGE, CrmTools, contacts_in
+from lib.work.conversations import (
+    SCRIBE_NOTE,
+    CallUsage,
+    Conversation,
+    ConversationStore,
+    Proposal,
+    ToolCall,
+    Turn,
+)
 from lib.work.extraction import NoteExtraction
 from lib.work.schemas import Evidence, ExtractedPerson
 
@@ -61,14 +77,51 @@ STOP_NOTICES = {
 }
 
 
+STOPPED_NOTICE = "Stopped: you pressed Stop before the answer was finished; what arrived so far is kept."
+STOP_WAIT_S = 10.0  # how long a Stop from another run waits for the reader to wind the turn down
+
+
 def block_params(message: Any) -> list[dict[str, Any]]:
     """The reply's content blocks as request params, unchanged (thinking signatures and tool ids kept)."""
     return [block.model_dump(mode="json", exclude_none=True) for block in message.content]
 
 
-def _not_run(call: dict[str, Any], stop_reason: str | None) -> dict[str, Any]:
-    return {"type": "tool_result", "tool_use_id": call["id"], "is_error": True,
-            "content": f"Not run: the reply stopped ({stop_reason}) before this call was complete."}
+def _not_run(call: dict[str, Any], why: str) -> dict[str, Any]:
+    return {"type": "tool_result", "tool_use_id": call["id"], "is_error": True, "content": f"Not run: {why}."}
+
+
+def _cut_short(stop_reason: str | None) -> str:
+    return f"the reply stopped ({stop_reason}) before this call was complete"
+
+
+# -- what a streamed turn tells the page, in order -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnswerText:
+    """A piece of Claude's text as it arrives; `round` is which call of the turn wrote it."""
+
+    round: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolsAsked:
+    """A tool round starts: the tools Claude asked for, with their input (not run yet)."""
+
+    round: int
+    calls: tuple[ToolCall, ...]
+
+
+@dataclass(frozen=True)
+class ToolAnswered:
+    """One tool of the round has run: `call` carries what went back to Claude (content, is_error)."""
+
+    round: int
+    call: ToolCall
+
+
+TurnEvent = AnswerText | ToolsAsked | ToolAnswered
 
 
 def close_turn(turn: Turn, why: str) -> None:
@@ -119,58 +172,22 @@ class Assistant:
 
     def ask(self, conv: Conversation, question: str) -> Turn:
         """Answer one question (running tools as needed); the turn is appended to conv and stored."""
+        turn_stream = self.stream(conv, question)
+        for _ in turn_stream:
+            pass
+        return turn_stream.turn
+
+    def stream(self, conv: Conversation, question: str) -> TurnStream:
+        """The same turn as `ask`, as it happens: iterate the TurnStream for its events (see TurnEvent).
+
+        A bad question is refused here, before anything is sent."""
         question = (question or "").strip()
         if not question:
             raise InputRejected("The question is empty.", "Type a question about a contact, a deal or the pipeline.")
         if len(question) > MAX_QUESTION_CHARS:
             raise InputRejected(f"The question is {len(question):,} characters; the limit is {MAX_QUESTION_CHARS:,}.",
                                 "Ask a shorter question; paste long notes on the Extract page instead.")
-        with conv.lock:
-            turn = Turn(seq=len(conv.turns) + 1, question=question,
-                        messages=[{"role": "user", "content": [{"type": "text", "text": question}]}])
-            turn.memory_note = self.fit_context(conv, turn.messages)
-            try:
-                self._loop(conv, turn)
-            except BudgetExceeded as err:
-                if not turn.calls:  # refused before anything was asked: nothing to keep as a conversation
-                    raise
-                turn.error = err
-            except ScribeError as err:  # a failed call: shown with the turn
-                turn.error = err
-            close_turn(turn, turn.notice or (f"No answer: {turn.error.message}" if turn.error else "No answer."))
-            conv.turns.append(turn)
-            conv.title = conv.title or _title(question)
-            conv.model = self.model
-            turn.context_tokens = conv.context_tokens = self._count_quietly(conv)
-            self._store(conv, turn)
-        return turn
-
-    def _loop(self, conv: Conversation, turn: Turn) -> None:
-        tools, system = self.request_parts(conv)
-        for round_number in range(1, self.max_rounds + 1):
-            message, result = self.gateway.create(
-                feature="assistant", user=self.user, model=self.model, max_tokens=MAX_TOKENS,
-                messages=conv.context_messages() + turn.messages, system=system, tools=tools,
-                cache_control=AUTO_CACHE)
-            turn.calls.append(CallUsage.of(result))
-            turn.warnings += [w for w in result.warnings if w not in turn.warnings]
-            content = block_params(message)
-            calls = [b for b in content if b["type"] == "tool_use"]
-            if message.stop_reason != "tool_use" or not calls:
-                turn.notice = STOP_NOTICES.get(message.stop_reason or "")
-                if content:  # an empty reply is not sent back (the API refuses empty assistant turns)
-                    turn.messages.append({"role": "assistant", "content": content})
-                    if calls:  # a reply cut short while calling a tool: answer the calls, do not run them
-                        turn.messages.append({"role": "user", "content": [_not_run(c, message.stop_reason)
-                                                                          for c in calls]})
-                elif turn.notice is None:
-                    turn.notice = "Claude returned an empty answer."
-                return
-            results = [self._run_tool(call, turn, result) for call in calls]
-            # appended together: the assistant turn unchanged, then every tool_result, first and in one message
-            turn.messages += [{"role": "assistant", "content": content}, {"role": "user", "content": results}]
-            if round_number == self.max_rounds:
-                turn.notice = cap_message(self.max_rounds)
+        return TurnStream(self, conv, question)
 
     def _run_tool(self, call: dict[str, Any], turn: Turn, result: CallResult) -> dict[str, Any]:
         output = self.tools.run(call["name"], call.get("input") or {})
@@ -246,6 +263,196 @@ class Assistant:
         return result.text.strip()
 
 
+class TurnStream:
+    """One question being answered: iterate it once for its TurnEvents; `.turn` is the turn so far.
+
+    The loop is the module docstring's (every tool_result first, in one user message; the round cap;
+    the same storage); each round is one streamed call. The turn is stored when the loop ends, or when
+    it is cut short: `close()` from the thread that iterates (a Stop click interrupts the page's run,
+    whose `finally` calls it), or `stop()` from another thread (the next run, if the old one is still
+    reading). Either way the text that arrived is kept, the cut call is logged as aborted, and the
+    turn ends with STOPPED_NOTICE. Errors before the turn starts (a budget that refuses the first call,
+    a failed count) are raised from the iteration and nothing is stored; later errors are the turn's.
+    """
+
+    def __init__(self, assistant: Assistant, conv: Conversation, question: str):
+        self.assistant = assistant
+        self.conv = conv
+        self.turn = Turn(seq=len(conv.turns) + 1, question=question,
+                         messages=[{"role": "user", "content": [{"type": "text", "text": question}]}])
+        self.stopped = False
+        self._reply: TextStream | None = None  # the round being read
+        self._chunks: Iterator[str] | None = None
+        self._tool_round: tuple[list, list, list] | None = None  # (content, calls, results) while tools run
+        self._events = self._run()
+        self._iterating = False
+        self._stop_requested = threading.Event()
+        self._done = threading.Event()
+        self._end_lock = threading.Lock()
+
+    @property
+    def finished(self) -> bool:
+        """The turn is over (stored, or refused before it started)."""
+        return self._done.is_set()
+
+    @property
+    def kept(self) -> bool:
+        """The turn is in the conversation (it started: it was not refused before the first call)."""
+        return any(t is self.turn for t in self.conv.turns)
+
+    def __iter__(self) -> Iterator[TurnEvent]:
+        if self._iterating:
+            raise RuntimeError("a TurnStream can be iterated once")
+        self._iterating = True
+        return self._events
+
+    def close(self) -> None:
+        """End the turn here, from the thread that was iterating (idempotent)."""
+        self._stop_requested.set()
+        self._events.close()  # the loop's `finally` stores the turn; a no-op if it never started or has ended
+        self._done.set()
+
+    def stop(self, wait_s: float = STOP_WAIT_S) -> None:
+        """From another thread: stop reading, and wait until the reader has stored the turn."""
+        self._stop_requested.set()
+        reply = self._reply
+        if reply is not None:
+            reply.stop(wait_s)  # the reader's stream ends at its next event; the loop then winds down
+        if not self._done.wait(wait_s if self._iterating else 0):
+            try:
+                self.close()  # the reader is gone (its run was interrupted): end the turn from here
+            except ValueError:
+                pass  # still running in the reader's thread: it ends the turn when it wakes
+
+    # -- the loop -----------------------------------------------------------------------------------
+
+    def _run(self) -> Iterator[TurnEvent]:
+        conv, turn = self.conv, self.turn
+        keep = False
+        with conv.lock:
+            turn.seq = len(conv.turns) + 1
+            try:
+                turn.memory_note = self.assistant.fit_context(conv, turn.messages)
+                keep = True
+                yield from self._rounds()
+            except BudgetExceeded as err:
+                if not turn.calls and self._reply is None:  # refused before anything was asked
+                    keep = False
+                    raise
+                turn.error = err
+            except ScribeError as err:  # a failed call: shown with the turn
+                if not keep:
+                    raise
+                turn.error = err
+            finally:
+                self._end(keep)
+
+    def _rounds(self) -> Iterator[TurnEvent]:
+        a, conv, turn = self.assistant, self.conv, self.turn
+        tools, system = a.request_parts(conv)
+        for round_number in range(1, a.max_rounds + 1):
+            if self._stop_requested.is_set():
+                return
+            reply = a.gateway.stream_text(
+                feature="assistant", user=a.user, model=a.model, max_tokens=MAX_TOKENS,
+                messages=conv.context_messages() + turn.messages, system=system, tools=tools,
+                cache_control=AUTO_CACHE)
+            self._reply, self._chunks = reply, iter(reply)
+            for chunk in self._chunks:
+                yield AnswerText(round_number, chunk)
+            message = reply.message
+            if message is None:  # stopped from another thread: `_end` keeps what arrived
+                return
+            self._reply = self._chunks = None
+            self._note_call(reply.result)
+            content = block_params(message)
+            calls = [b for b in content if b["type"] == "tool_use"]
+            if message.stop_reason != "tool_use" or not calls:
+                self._final_reply(message.stop_reason, content, calls)
+                return
+            results: list[dict[str, Any]] = []
+            self._tool_round = (content, calls, results)
+            yield ToolsAsked(round_number, tuple(ToolCall(id=c["id"], name=c["name"], input=c.get("input") or {})
+                                                 for c in calls))
+            for call in calls:
+                block = a._run_tool(call, turn, reply.result)
+                results.append(block)
+                yield ToolAnswered(round_number, ToolCall(id=call["id"], name=call["name"],
+                                                          input=call.get("input") or {}, content=block["content"],
+                                                          is_error=bool(block.get("is_error"))))
+            self._tool_round = None
+            # appended together: the assistant turn unchanged, then every tool_result, first and in one message
+            turn.messages += [{"role": "assistant", "content": content}, {"role": "user", "content": results}]
+            if round_number == a.max_rounds:
+                turn.notice = cap_message(a.max_rounds)
+
+    def _final_reply(self, stop_reason: str | None, content: list[dict[str, Any]],
+                     calls: list[dict[str, Any]]) -> None:
+        turn = self.turn
+        turn.notice = STOP_NOTICES.get(stop_reason or "")
+        if content:  # an empty reply is not sent back (the API refuses empty assistant turns)
+            turn.messages.append({"role": "assistant", "content": content})
+            if calls:  # a reply cut short while calling a tool: answer the calls, do not run them
+                turn.messages.append({"role": "user", "content": [_not_run(c, _cut_short(stop_reason))
+                                                                  for c in calls]})
+        elif turn.notice is None:
+            turn.notice = "Claude returned an empty answer."
+
+    def _note_call(self, result: CallResult | None) -> None:
+        if result is None or result.record is None:
+            return  # nothing was admitted: the failed attempt is logged by the gateway on its own
+        self.turn.calls.append(CallUsage.of(result))
+        self.turn.warnings += [w for w in result.warnings if w not in self.turn.warnings]
+
+    # -- the end: whatever happened, the turn is left valid and stored -----------------------------------
+
+    def _end(self, keep: bool) -> None:
+        with self._end_lock:
+            if self._done.is_set():
+                return
+            try:
+                cut = self._keep_what_arrived()
+                if cut and self.turn.error is None:
+                    self.stopped = True
+                    self.turn.notice = STOPPED_NOTICE
+                if keep:
+                    self._store()
+            finally:
+                self._done.set()
+
+    def _keep_what_arrived(self) -> bool:
+        """A round in progress when the turn ended: its text kept, its tools answered. True if there was one."""
+        turn = self.turn
+        if self._reply is not None:
+            reply, chunks = self._reply, self._chunks
+            self._reply = self._chunks = None
+            if chunks is not None:
+                chunks.close()  # closes the SDK stream; the call is logged as aborted with what it used
+            reply.close()
+            self._note_call(reply.result)
+            if reply.text.strip():
+                turn.messages.append({"role": "assistant", "content": [{"type": "text", "text": reply.text}]})
+            return True
+        if self._tool_round is not None:
+            content, calls, results = self._tool_round
+            self._tool_round = None
+            answered = {r["tool_use_id"] for r in results}
+            turn.messages += [{"role": "assistant", "content": content},
+                              {"role": "user", "content": results + [_not_run(c, "the rep stopped the turn")
+                                                                     for c in calls if c["id"] not in answered]}]
+            return True
+        return False
+
+    def _store(self) -> None:
+        a, conv, turn = self.assistant, self.conv, self.turn
+        close_turn(turn, turn.notice or (f"No answer: {turn.error.message}" if turn.error else "No answer."))
+        conv.turns.append(turn)
+        conv.title = conv.title or _title(turn.question)
+        conv.model = a.model
+        turn.context_tokens = conv.context_tokens = a._count_quietly(conv)
+        a._store(conv, turn)
+
+
 def transcript(summary: str | None, turns: list[Turn]) -> str:
     """Turns as plain text for the summary call (tool pairs rendered inline: nothing to keep paired)."""
     lines = []
@@ -271,6 +478,17 @@ def transcript(summary: str | None, turns: list[Turn]) -> str:
 def _title(question: str) -> str:
     line = " ".join(question.split())
     return line if len(line) <= 60 else line[:59] + "…"
+
+
+def mentioned_contacts(turn: Turn) -> list[tuple[int, str]]:
+    """The contacts the turn's tools found whose name the answer mentions, in the answer's order:
+    (contact id, name), for links to their records. Proposals count as found."""
+    found = contacts_in([c.content for c in turn.tool_calls() if not c.is_error])
+    for proposal in turn.proposals:
+        found.setdefault(proposal.contact_id, proposal.name)
+    text = "\n".join(s for s in turn.steps() if isinstance(s, str)).casefold()
+    at = {cid: text.find(name.casefold()) for cid, name in found.items()}
+    return [(cid, found[cid]) for cid in sorted((c for c in at if at[c] >= 0), key=at.get)]
 
 
 def usage_summary(turn: Turn) -> str:

@@ -203,6 +203,22 @@ class CrmTools:
         return ToolOutput(_json(shown), proposal=proposal)
 
 
+def contacts_in(results: list[str]) -> dict[int, str]:
+    """The contacts (id -> name) that tool results named, in the order they came: what the assistant can
+    link to. Results are this module's JSON (a lookup's object, a search's list); anything else is skipped."""
+    found: dict[int, str] = {}
+    for content in results:
+        try:
+            value = json.loads(content)
+        except ValueError:
+            continue  # an error message, not a result
+        for record in value if isinstance(value, list) else [value]:
+            if isinstance(record, dict) and isinstance(record.get("contact_id"), int) \
+                    and isinstance(record.get("name"), str) and record["name"].strip():
+                found.setdefault(record["contact_id"], record["name"].strip())
+    return found
+
+
 def _current(contact: Contact, deal: Deal | None) -> dict[str, Any]:
     values = {"name": contact.name, "email": contact.email, "title": contact.title, "phone": contact.phone,
               "company": contact.company}

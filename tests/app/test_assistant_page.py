@@ -77,3 +77,35 @@ def test_a_new_chat_shows_what_tools_and_system_cost_before_the_first_question(a
     text = app.get("progress")[0].proto.text
     tokens = int(text.split("question: ")[1].split(" of ")[0].replace(",", ""))
     assert 2000 < tokens < 5000 and "of 50,000 tokens" in text
+
+
+def contact_links(app):
+    return [(link.proto.label, link.proto.query_string) for link in app.get("page_link")
+            if link.proto.page.endswith("contacts")]
+
+
+def test_contacts_named_in_the_answer_are_links_to_their_records_and_stay(app):
+    open_page(app, "assistant")
+    ask(app, QUESTION)
+    assert contact_links(app) == [("John Smith", "contact=1")]  # by name; the id is only in the address
+    app.run()  # a second run (any click) draws the stored turn again: the link is still there
+    assert contact_links(app) == [("John Smith", "contact=1")]
+    open_page(app, "contacts")  # where the link goes, and back
+    open_page(app, "assistant")
+    assert contact_links(app) == [("John Smith", "contact=1")]
+    assert any("lookup_contact" in e.label for e in app.expander)
+
+
+def test_a_scripted_tool_round_and_answer_are_shown_and_kept(app, app_env, hermetic_env):
+    app_env.script(
+        {"blocks": [{"type": "text", "text": "Let me look them up."},
+                    {"type": "tool_use", "name": "search_contacts", "input": {"query": "Chen"}}],
+         "stop_reason": "tool_use"},
+        {"text": "Robert Chen is CTO at Initech; Emily Chen works there too."},
+    )
+    open_page(app, "assistant")
+    ask(app, "Who are the Chens?")
+    assert any("search_contacts" in e.label and "Chen" in e.label for e in app.expander)
+    assert [label for label, _ in contact_links(app)] == ["Robert Chen", "Emily Chen"]  # in the answer's order
+    (stored,) = ConversationStore(open_database(hermetic_env)).list().to_dict("records")
+    assert stored["turns"] == 1

@@ -73,3 +73,29 @@ def test_untrusted_values_are_shown_as_text_not_markdown(contacts):
     show(contacts, 3)
     heading = next(h.value for h in contacts.subheader)
     assert heading.startswith("\\!\\[x\\](http://evil") and "![" not in heading
+
+
+def page_links(app):
+    return [(link.proto.label, link.proto.query_string) for link in app.get("page_link")]
+
+
+def test_the_timeline_names_the_contact_with_a_link_and_the_deal_by_name(contacts):
+    crm = resources.services().crm
+    crm.save(SaveRequest(review_key="k", user="dana", rows=[ProposedRow(
+        contact_id=1, values={"title": "COO", "deal_stage": "negotiation"}, evidence={}, note="Met John.")]))
+    show(contacts, 1)
+    links = page_links(contacts)
+    assert links and set(links) == {("John Smith", "contact=1")}  # one per timeline entry: the name, not an id
+    assert len(links) == len(crm.timeline(1, limit=60))
+    text = " ".join(m.value for m in contacts.markdown)
+    assert "deal **Acme Corp. – Fleet telemetry pilot** · stage: demo → negotiation" in text
+    assert "**contact**" not in text and "#1" not in text
+
+
+def test_a_contact_opened_from_a_link_stays_on_screen_after_more_clicks(contacts):
+    show(contacts, 3)
+    contacts.text_input(key="contacts_query").input("acme").run()  # a second click elsewhere on the page
+    assert any("Robert Chen" in h.value for h in contacts.subheader)
+    assert contacts.query_params["contact"] in ("3", ["3"])  # the address still names it
+    next(b for b in contacts.button if b.label == "Save my edits").click().run()  # and a third
+    assert any("Robert Chen" in h.value for h in contacts.subheader) and page_links(contacts)

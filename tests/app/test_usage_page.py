@@ -159,3 +159,30 @@ def test_a_call_without_a_known_price_is_flagged_not_counted_as_zero(app, full_l
     at = usage_page(app)
     assert metrics(at)["Spend in range"] == "$0.0364"
     assert any("1 call(s) used a model without a known price" in w.value for w in at.warning)
+
+
+def metric_rows(node) -> list[int]:
+    """How many columns each row holding a metric has (rows are blocks whose children are columns)."""
+    found = []
+    children = list(getattr(node, "children", {}).values())
+    if children and all(getattr(c, "type", None) == "column" for c in children):
+        if any(getattr(leaf, "type", None) == "metric" for c in children for leaf in _leaves(c)):
+            found.append(len(children))
+    for child in children:
+        found += metric_rows(child)
+    return found
+
+
+def _leaves(node):
+    children = list(getattr(node, "children", {}).values())
+    if not children:
+        yield node
+    for child in children:
+        yield from _leaves(child)
+
+
+def test_the_headline_metrics_come_in_rows_of_at_most_four(app, full_log):
+    at = usage_page(app)
+    rows = metric_rows(at.main)
+    assert rows and max(rows) <= 4, rows
+    assert sum(1 for m in at.main.metric) >= 12  # every headline number is still there

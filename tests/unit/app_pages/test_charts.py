@@ -1,6 +1,6 @@
 """The usage figures: the right traces from the small frames, the 75 % line, PNG export, the pipeline chart."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pandas as pd
@@ -8,6 +8,7 @@ import pandas as pd
 from app_pages._shared import charts
 
 B1, B2 = datetime(2026, 11, 19, tzinfo=UTC), datetime(2026, 11, 20, tzinfo=UTC)
+DAY = timedelta(days=1)
 
 
 def test_spend_is_stacked_by_model():
@@ -16,10 +17,53 @@ def test_spend_is_stacked_by_model():
     fig = charts.spend_by_model_chart(frame, "day")
     assert fig.layout.barmode == "stack" and [t.name for t in fig.data] == ["claude-haiku-4-5", "claude-sonnet-4-6"]
     assert list(fig.data[1].y) == [1.25, 2.0] and fig.layout.yaxis.title.text == "USD per day"
-    # bars are most of a day wide, and the axis is the filtered period, not the span of the data
-    fig = charts.spend_by_model_chart(frame, "day", (datetime(2026, 11, 1, tzinfo=UTC), B2))
+    # bars are most of a day wide, and the axis is the filtered period when the data fill much of it
+    fig = charts.spend_by_model_chart(frame, "day", (datetime(2026, 11, 18, tzinfo=UTC), B2 + DAY))
     assert fig.data[0].width == 0.8 * 86_400_000 and fig.layout.xaxis.type == "date"
-    assert fig.layout.xaxis.range[0] == datetime(2026, 11, 1, tzinfo=UTC)
+    assert fig.layout.xaxis.range[0] == datetime(2026, 11, 18, tzinfo=UTC)
+
+
+THIRTY_DAYS = (datetime(2026, 10, 22, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC))
+
+
+def span_days(fig) -> float:
+    start, end = (pd.Timestamp(x) for x in fig.layout.xaxis.range)
+    return (end - start) / DAY
+
+
+def middle(fig) -> pd.Timestamp:
+    start, end = (pd.Timestamp(x) for x in fig.layout.xaxis.range)
+    return start + (end - start) / 2
+
+
+def test_one_day_of_data_in_thirty_days_is_zoomed_to_the_data_not_a_bar_at_the_edge():
+    frame = pd.DataFrame({"bucket": [B1], "model": ["claude-sonnet-4-6"], "cost_usd": [0.5]})
+    fig = charts.spend_by_model_chart(frame, "day", THIRTY_DAYS)
+    assert span_days(fig) == charts.MIN_SPAN_BUCKETS  # a week around the day, not the 30 days
+    assert middle(fig) == pd.Timestamp(B1 + DAY / 2).tz_localize(None)  # the day's bar in the middle
+    tokens = pd.DataFrame({"bucket": [B1] * 5, "kind": list(charts.TOKEN_LABELS), "tokens": [1, 2, 3, 4, 5]})
+    assert span_days(charts.tokens_by_kind_chart(tokens, "day", THIRTY_DAYS)) == charts.MIN_SPAN_BUCKETS
+    series = pd.DataFrame({"bucket": [B1], "hit_rate": [0.4]})
+    assert span_days(charts.hit_rate_chart(series, "day", THIRTY_DAYS)) == charts.MIN_SPAN_BUCKETS
+    headroom = pd.DataFrame({"bucket": [B1], "dimension": ["requests"], "peak": [0.2], "last": [0.1]})
+    assert span_days(charts.headroom_chart(headroom, "day", THIRTY_DAYS)) == charts.MIN_SPAN_BUCKETS
+
+
+def test_data_that_fill_the_period_keep_the_whole_period_and_a_few_days_are_all_shown():
+    every_day = pd.date_range(THIRTY_DAYS[0], THIRTY_DAYS[1] - DAY, freq="D")
+    frame = pd.DataFrame({"bucket": every_day, "model": "claude-sonnet-4-6", "cost_usd": 1.0})
+    fig = charts.spend_by_model_chart(frame, "day", THIRTY_DAYS)
+    assert tuple(fig.layout.xaxis.range) == THIRTY_DAYS
+    ten_days = pd.DataFrame({"bucket": [B1 - 9 * DAY, B1], "model": "m", "cost_usd": 1.0})
+    fig = charts.spend_by_model_chart(ten_days, "day", THIRTY_DAYS)
+    start, end = (pd.Timestamp(x) for x in fig.layout.xaxis.range)
+    assert span_days(fig) == 10 and start == pd.Timestamp(B1 - 9 * DAY).tz_localize(None)  # both bars, no more
+
+
+def test_one_hour_of_data_on_an_hourly_axis_is_zoomed_to_hours():
+    frame = pd.DataFrame({"bucket": [B1], "model": ["m"], "cost_usd": [0.5]})
+    fig = charts.spend_by_model_chart(frame, "hour", (B1 - DAY, B1 + DAY))
+    assert span_days(fig) * 24 == charts.MIN_SPAN_BUCKETS
 
 
 def test_tokens_by_kind_has_the_five_kinds_in_order():

@@ -115,3 +115,24 @@ def test_a_conversation_is_stored_whole_and_reopened(database):
     assert again.turns[0].proposals[0].changes == {"title": "CTO"} and again.turns[0].calls == first.calls
     assert again.turns[1].error.message == "Claude is busy." and again.turns[1].error.hint == "Try again."
     assert store.load("nope") is None and len(store.list()) == 2
+
+
+def test_contacts_named_in_tool_results_are_linked_when_the_answer_mentions_them():
+    from lib.work.assistant import mentioned_contacts
+    from lib.work.assistant_tools import contacts_in
+
+    found = contacts_in(['{"contact_id":1,"name":"John Smith","email":"john.smith@acme.com"}',
+                         '[{"contact_id":3,"name":"Robert Chen"},{"contact_id":4,"name":"Emily Chen"}]',
+                         "No contact matches 'zed'; try a last name", '{"deal_id":7,"name":"Acme pilot"}',
+                         '{"contact_id":"5","name":"Not an id"}'])
+    assert found == {1: "John Smith", 3: "Robert Chen", 4: "Emily Chen"}
+
+    turn = tool_turn()
+    turn.messages[2]["content"][0]["content"] = '{"contact_id":1,"name":"John Smith"}'
+    turn.messages[3]["content"][0]["text"] = "It is john smith, of Acme."
+    assert mentioned_contacts(turn) == [(1, "John Smith")]  # found by a tool, named in the answer (any case)
+    turn.messages[3]["content"][0]["text"] = "It is someone else."
+    assert mentioned_contacts(turn) == []  # looked up, but not in the answer: no link
+    error = tool_turn(error=True)
+    error.messages[2]["content"][0]["content"] = '{"contact_id":1,"name":"John"}'
+    assert mentioned_contacts(error) == []  # an error result names nobody
