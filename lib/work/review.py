@@ -22,11 +22,12 @@ from typing import Any
 
 import pandas as pd
 
+from lib.claude.gateway import CallResult
+from lib.core.errors import InputRejected
 from lib.core.text import looks_like_email, reads_like_instruction
 from lib.crm.fields import EMPTY, FieldCatalogue
 from lib.crm.matching import ContactIndex, Match, contacts_frame, normalize_company
 from lib.crm.records import ALL_FIELDS, STAGES, Conflict, ProposedRow, SaveRequest
-from lib.claude.gateway import CallResult
 from lib.crm.store import CrmStore
 from lib.work.extraction import NoteExtraction
 from lib.work.schemas import ExtractedPerson, extraction_model
@@ -131,6 +132,35 @@ def choose_contact(review: Review, i: int, label: str, crm: CrmStore) -> None:
     review.frame.at[i, "contact"] = label
     refresh_current(review, i, crm)
     refresh_checks(review)
+
+
+def has_content(review: Review, i: int, name: str) -> bool:
+    """Whether a field of row `i` holds anything: a proposal or a current value (the others fold away)."""
+    return _filled(review.frame.at[i, name]) or _filled(review.frame.at[i, f"{name}_crm"])
+
+
+def changes(review: Review, i: int, name: str) -> bool:
+    """Whether saving this field of row `i` would change the CRM."""
+    value = review.frame.at[i, name]
+    return _filled(value) and (contact_id_of(review.frame.at[i, "contact"]) is None
+                               or not _same(name, value, review.frame.at[i, f"{name}_crm"]))
+
+
+def shown_value(value: Any) -> str:
+    """A value as the review shows it as text: empty as an em dash, dates as ISO, amounts without trailing zeros."""
+    if not _filled(value):
+        return "—"
+    if isinstance(value, pd.Timestamp | date):
+        return _plain(value).isoformat() if isinstance(value, pd.Timestamp) else value.isoformat()
+    if isinstance(value, float):
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def note_index(review: Review, i: int) -> tuple[int, NoteExtraction]:
+    """The note row `i` came from, and its number (1 = first note read)."""
+    key = review.meta[review.frame.index.get_loc(i)].note_key
+    return list(review.notes).index(key) + 1, review.notes[key]
 
 
 def contact_label(contact_id: int, name: str, company: str | None) -> str:
@@ -442,12 +472,13 @@ def to_payload(review: Review) -> dict[str, Any]:
 
 
 def from_payload(payload: dict[str, Any], crm: CrmStore, catalogue: FieldCatalogue = EMPTY) -> Review:
-    """The review `to_payload` kept, matched and read against the CRM as it is now, with the rep's choices."""
-    person_model = extraction_model(catalogue)
-    notes = [NoteExtraction(note=n["note"], note_date=date.fromisoformat(n["note_date"]) if n["note_date"] else None,
-                            people=person_model.model_validate({"people": n["people"]}).people,
-                            result=CallResult(**n["call"]), attempts=n.get("attempts", 1), key=n["key"])
-             for n in payload["notes"]]
+    """The review `to_payload` kept, matched and read against the CRM as it is now, with the rep's choices.
+    Raises InputRejected when it cannot be read (e.g. the field catalogue changed since)."""
+    try:
+        notes = _notes_of(payload, catalogue)
+    except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        raise InputRejected("The review you left unsaved could not be rebuilt.",
+                            f"Extract the notes again ({type(exc).__name__}).") from exc
     review = build_review(notes, crm, catalogue)
     review.key = payload["key"]  # the same review: saving it twice is still one change set
     if len(payload["rows"]) != len(review.frame):
@@ -465,6 +496,14 @@ def from_payload(payload: dict[str, Any], crm: CrmStore, catalogue: FieldCatalog
         meta.held = set(kept["held"])
     refresh_checks(review)
     return review
+
+
+def _notes_of(payload: dict[str, Any], catalogue: FieldCatalogue) -> list[NoteExtraction]:
+    person_model = extraction_model(catalogue)
+    return [NoteExtraction(note=n["note"], note_date=date.fromisoformat(n["note_date"]) if n["note_date"] else None,
+                           people=person_model.model_validate({"people": n["people"]}).people,
+                           result=CallResult(**n["call"]), attempts=n.get("attempts", 1), key=n["key"])
+            for n in payload["notes"]]
 
 
 def payload_json(review: Review) -> str:
