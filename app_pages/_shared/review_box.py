@@ -19,7 +19,6 @@ from app_pages._shared import kept_review, resources
 from lib.core.text import safe_inline
 from lib.crm.records import STAGES
 from lib.work import review as rv
-from lib.work.extract_many import preview_of
 
 STATE_KEY = "extract_review"
 TEXT_FIELDS = ("name", "email", "company", "title", "phone", "next_step")
@@ -138,23 +137,22 @@ def _blank_or(show: Callable[[Any], str]) -> Callable[[Any], str]:
 
 
 def _field_line(current: rv.Review, i: int, name: str, locked: set[str], quote: str | None) -> None:
-    label_col, crm_col, value_col, accept_col = st.columns([1.3, 2.2, 3.2, 1.1], vertical_alignment="center",
+    label_col, crm_col, value_col, accept_col = st.columns([1.6, 2.1, 3.2, 1.0], vertical_alignment="center",
                                                           gap="small")
-    label_col.markdown(f"**{safe_inline(current.label(name))}**" + (" 🔒" if name in locked else ""),
-                       help="Edited by hand in the CRM: kept unless you unlock." if name in locked else None)
+    notes = ([f"From the note: “{safe_inline(quote)}”"] if quote else []) + (
+        ["🔒 Edited by hand in the CRM: kept unless you tick Unlock."] if name in locked else [])
+    label_col.markdown(f"**{safe_inline(current.label(name))}**" + (" 🔒" if name in locked else "")
+                       + (" :material/format_quote:" if quote else ""), help="  \n".join(notes) or None)
     crm_col.markdown(f"{safe_inline(rv.shown_value(current.frame.at[i, f'{name}_crm']))} →")
     with value_col:
         _value_widget(current, i, name)
         for problem in rv.field_problems(name, current.frame.at[i, name], current.catalogue):
             st.error(safe_inline(problem), icon=":material/error:")
-        if quote:
-            st.caption(f"“{safe_inline(quote)}”")
     accept_key = widget_key(current, i, f"{name}_accept")
     changing = rv.changes(current, i, name)
     st.session_state[accept_key] = changing and rv.field_accepted(current, i, name)  # follows the review
     accept_col.checkbox("Accept", key=accept_key, disabled=not changing, on_change=_on_accept,
-                        args=(current.key, i, name),
-                        help="Save this value." if changing else "Nothing to change: the CRM holds this already.")
+                        args=(current.key, i, name))
 
 
 def _header(current: rv.Review, i: int) -> None:
@@ -164,7 +162,7 @@ def _header(current: rv.Review, i: int) -> None:
     who, contact, accept = st.columns([2.4, 3.2, 1.1], vertical_alignment="top")
     with who:
         st.markdown(f"**{safe_inline(row['name'] or 'Unnamed person')}**")
-        st.caption(f"From note {number}: {safe_inline(preview_of(note.note, 50))}")
+        st.caption(f"From note {number}: {safe_inline(rv.note_preview(note.note))}")
         with st.popover("The whole note", icon=":material/description:"):
             st.text(note.note)  # st.text shows it literally: never read as Markdown or HTML
     with contact:
@@ -198,7 +196,7 @@ def person_box(review_key: str, i: int) -> None:
     row = current.frame.loc[i]
     meta = current.meta[current.frame.index.get_loc(i)]
     locked = {f.strip() for f in str(row["locked"] or "").split(",") if f.strip()}
-    with st.container(border=True, key=widget_key(current, i, "box")):
+    with st.container(border=True, key=widget_key(current, i, "box"), gap="xsmall"):
         _header(current, i)
         filled = [f for f in current.fields if rv.has_content(current, i, f)]
         for name in filled:

@@ -157,6 +157,13 @@ def shown_value(value: Any) -> str:
     return str(value)
 
 
+def note_preview(note: str, width: int = 60) -> str:
+    """The start of a note as the review's header shows it, past its 'Date:' line."""
+    lines = [line for line in note.splitlines() if line.strip() and not line.lower().startswith("date:")]
+    text = " ".join(" ".join(lines).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def note_index(review: Review, i: int) -> tuple[int, NoteExtraction]:
     """The note row `i` came from, and its number (1 = first note read)."""
     key = review.meta[review.frame.index.get_loc(i)].note_key
