@@ -288,7 +288,8 @@ def preaccepted(person: ExtractedPerson, match: Match, chosen: str, current: dic
     closing = person.deal_stage is not None and person.deal_stage.value.startswith("closed") \
         and current.get("deal_stage") != person.deal_stage.value
     return (contact_id_of(chosen) is not None and match.status not in ("ambiguous", "new")
-            and person.confidence >= MIN_CONFIDENCE_TO_PRESELECT and not instruction_flags(person) and not closing)
+            and person.confidence >= MIN_CONFIDENCE_TO_PRESELECT and not instruction_flags(person) and not closing
+            and bool(_changing(_proposed(person), current)))  # nothing to change: nothing to pre-accept
 
 
 def _changing(proposed: dict[str, Any], current: dict[str, Any]) -> set[str]:

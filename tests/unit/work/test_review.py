@@ -232,3 +232,10 @@ def test_a_review_not_yet_saved_is_rebuilt_from_its_payload_with_the_reps_choice
     assert tom["email"] == "tom at acme" and tom["accept"]
     assert "'tom at acme' is not an email address" in tom["check"]
     assert to_save_request(again, "dana").rows[0].values == to_save_request(review, "dana").rows[0].values
+
+
+def test_a_proposal_that_changes_nothing_is_not_pre_accepted(crm):
+    same = person(company="Acme Corp.", title="VP Operations", deal_stage="demo", next_step=None,
+                  next_step_date=None, amount=None, evidence=[])
+    review = build_review([extraction(same)], crm)
+    assert contact_id_of(review.frame.at[0, "contact"]) == 1 and not review.frame.at[0, "accept"]
