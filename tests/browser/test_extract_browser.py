@@ -134,6 +134,8 @@ def test_the_review_fits_a_laptop_screen_without_sideways_scrolling(browser, str
             box = part(page, row, "box")
             box.scroll_into_view_if_needed()
             accepts = box.locator(f"[class*='st-key-rv_{key}_{row}_'][class*='_accept ']").filter(visible=True)
+            accepts.first.wait_for()  # the boxes draw after the heading: wait for the lines, then count them
+            part(page, row, "amount" if row == 0 else "name").wait_for()
             fields = [re.search(rf"st-key-rv_{key}_{row}_(\w+)_accept\b", c).group(1)
                       for c in accepts.evaluate_all("els => els.map(e => e.className)")]
             assert len(fields) >= (9 if row == 0 else 3), fields  # every field that holds something has its line
