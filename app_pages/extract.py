@@ -1,11 +1,17 @@
-"""Extract to CRM: notes in, a review grid of what Claude proposes, save what the rep accepts."""
+"""Extract to CRM: notes in, a review of what Claude proposes (a box per person), save what the rep accepts.
+
+The pasted notes and a review not yet saved are kept per user (app_pages/_shared/kept.py,
+kept_review.py): they come back after navigating away or reloading."""
 
 import streamlit as st
 
-from app_pages._shared import resources, ui
+from app_pages._shared import kept, kept_review, resources, review_box, ui
 from lib.core.errors import ScribeError
 from lib.core.text import decode_upload, safe_inline
 from lib.work import extract_many, extraction, review
+from lib.work.work_store import EXTRACT_NOTES
+
+NOTES_KEYS = ("extract_text",)
 
 st.title("Extract CRM fields from notes")
 crm = resources.services().crm
@@ -72,32 +78,27 @@ def show_note_states(states: list[extract_many.NoteState]) -> None:
 def start_review(runs: list[extraction.NoteExtraction]) -> None:
     st.session_state.extract_review = review.build_review(runs, crm, resources.services().catalogue)
     review.refresh_checks(st.session_state.extract_review)
-    st.session_state.extract_grid = st.session_state.get("extract_grid", 0) + 1
     st.session_state.pop("extract_saved", None)
+    st.session_state.pop("extract_resumed", None)
+    kept_review.keep(st.session_state.extract_review)  # kept until saved or discarded
 
 
-def on_grid_change(key: str) -> None:
-    review.apply_edits(st.session_state.extract_review, st.session_state[key]["edited_rows"], crm)
-    st.session_state.extract_grid += 1  # redraw from the updated review (fresh CRM values, checks)
+def discard_review() -> None:
+    st.session_state.pop("extract_review", None)
+    st.session_state.pop("extract_saved", None)
+    kept_review.forget()
 
 
 def show_review(current: review.Review) -> None:
-    st.subheader(f"Review: {len(current.frame)} person(s) from {len(current.notes)} note(s)")
+    head, discard = st.columns([5, 1], vertical_alignment="bottom")
+    head.subheader(f"Review: {len(current.frame)} person(s) from {len(current.notes)} note(s)")
+    discard.button("Discard review", on_click=discard_review, icon=":material/delete:",
+                   help="Forget this review: nothing of it is saved.")
+    if st.session_state.get("extract_resumed"):
+        st.info("This is the review you left unsaved; the CRM's current values were read again just now.")
     ui.sandbox_label()
-    key = f"review_grid_{st.session_state.extract_grid}"
-    st.data_editor(current.frame, key=key, hide_index=True, num_rows="fixed",
-                   column_config=ui.review_column_config(current.contact_options, current.catalogue),
-                   disabled=ui.READ_ONLY_REVIEW_COLUMNS + [c for c in current.frame if c.endswith("_crm")],
-                   on_change=on_grid_change, args=(key,))
-    for meta, (_, row) in zip(current.meta, current.frame.iterrows(), strict=True):
-        flagged = review.instruction_flags(meta.person)
-        with st.expander(f"{'⚠ ' if flagged else ''}Evidence · {safe_inline(row['name'])}"):
-            if flagged:
-                st.warning("Some of this reads like an instruction to the model, not a fact about the customer "
-                           f"({', '.join(flagged)}): it was not pre-accepted. Check it against the note.")
-            for item in meta.person.evidence:
-                st.markdown(f"**{safe_inline(current.label(item.field.value))}**: “{safe_inline(item.quote)}”")
-            st.caption(f"Match candidates: {safe_inline(', '.join(meta.options) or 'none')}")
+    for i in current.frame.index:
+        review_box.person_box(current.key, i)
     for run in current.notes.values():
         st.caption(ui.usage_line(run.result))
 
@@ -117,6 +118,7 @@ def save_review(current: review.Review) -> None:
         ui.show_error(err)
         return
     st.session_state.extract_saved = result
+    kept_review.forget()  # saved: nothing left to resume
 
 
 def show_conflicts(result) -> None:
@@ -171,9 +173,12 @@ def show_saved() -> None:
 incoming = st.session_state.pop("extract_incoming", None)
 if incoming:
     start_review(incoming)
+else:
+    kept_review.resume()
+kept.restore(EXTRACT_NOTES, NOTES_KEYS)
 
 with st.container(border=True):
-    st.text_area("Notes", key="extract_text", height=200,
+    st.text_area("Notes", key="extract_text", height=200, on_change=kept.keep, args=(EXTRACT_NOTES, NOTES_KEYS),
                  placeholder="Paste one note, or several separated by a line of ---")
     st.file_uploader("…or upload .txt / .csv files", type=["txt", "csv"], accept_multiple_files=True,
                      key="extract_files", help="A CSV needs a 'note' column.")
@@ -185,6 +190,6 @@ show_failed_notes()
 current = st.session_state.get("extract_review")
 if current is not None:
     show_review(current)
-    if st.button("Save accepted rows to CRM", type="primary"):
+    if st.button("Save accepted to CRM", type="primary", help="Saves the accepted fields of the accepted people."):
         save_review(current)
     show_saved()

@@ -1,18 +1,25 @@
-"""Follow-up: pick a contact and/or paste notes, stream a draft, edit it, copy, download or log it as sent."""
+"""Follow-up: pick a contact and/or paste notes, stream a draft, edit it, copy, download or log it as sent.
+
+The notes and the draft (as edited) are kept per user (kept.py): after a reload the draft comes back
+as text to finish, copy or download."""
 
 import streamlit as st
 
-from app_pages._shared import resources, ui
+from app_pages._shared import kept, resources, ui
 from lib.core.errors import ScribeError
 from lib.core.text import safe_markdown_chunks
 from lib.work import follow_up
 from lib.work.follow_up import Draft
+from lib.work.work_store import FOLLOW_UP
+
+KEPT_KEYS = ("follow_up_notes", "follow_up_text")
 
 NO_CONTACT = -1
 
 crm = resources.services().crm
 
 st.title("Follow-up email")
+kept.restore(FOLLOW_UP, KEPT_KEYS)
 
 
 def pick_contact() -> int | None:
@@ -72,13 +79,15 @@ def show_draft(draft: Draft) -> None:
     if st.session_state.get("follow_up_filled") != draft.call_id:  # a new draft fills the editor once
         st.session_state.follow_up_text = stream.text
         st.session_state.follow_up_filled = draft.call_id
+        kept.keep(FOLLOW_UP, KEPT_KEYS)
     if stream.error is not None:
         ui.show_error(stream.error)
     elif stream.result is not None and stream.result.incomplete:
         st.warning("Incomplete: the draft was cut short before it was finished. What arrived is kept below.")
     st.caption(context_caption(draft))
     ui.sandbox_label()
-    text = st.text_area("Draft (editable)", key="follow_up_text", height=340)
+    text = st.text_area("Draft (editable)", key="follow_up_text", height=340, on_change=kept.keep,
+                        args=(FOLLOW_UP, KEPT_KEYS))
     if stream.result is not None:
         st.caption(ui.usage_line(stream.result))
         ui.show_warnings(stream.result)
@@ -96,6 +105,24 @@ def show_draft(draft: Draft) -> None:
         st.success(f"Logged as interaction #{draft.logged_interaction_id} of contact #{draft.contact_id}.")
 
 
+def show_kept_draft() -> None:
+    """A draft kept from an earlier visit (its stream is gone): the text, to finish, copy or download."""
+    st.info("Your draft from before, as you left it. Draft again to start a new one.")
+    text = st.text_area("Draft (editable)", key="follow_up_text", height=340, on_change=kept.keep,
+                        args=(FOLLOW_UP, KEPT_KEYS))
+    with st.expander("Copy", icon=":material/content_copy:"):
+        st.code(text, language=None, wrap_lines=True)
+    dl, discard, _ = st.columns([1, 1, 3])
+    dl.download_button("Download .eml", follow_up.build_eml(text, None), file_name="follow-up.eml",
+                       mime="message/rfc822", on_click="ignore")
+    discard.button("Discard draft", on_click=discard_kept_draft)
+
+
+def discard_kept_draft() -> None:
+    st.session_state.follow_up_text = ""
+    kept.keep(FOLLOW_UP, KEPT_KEYS)
+
+
 def log_sent(draft: Draft, text: str) -> None:
     try:
         draft.logged_interaction_id = follow_up.log_as_sent(
@@ -106,7 +133,7 @@ def log_sent(draft: Draft, text: str) -> None:
 
 
 contact_id = pick_contact()
-notes = st.text_area("Notes (optional)", key="follow_up_notes", height=160,
+notes = st.text_area("Notes (optional)", key="follow_up_notes", height=160, on_change=kept.keep, args=(FOLLOW_UP, KEPT_KEYS),
                      placeholder="Paste the notes of the call this email follows up on…")
 tone_col, length_col, model_col = st.columns(3)
 tone = tone_col.segmented_control("Tone", follow_up.TONES, default="friendly", key="follow_up_tone")
@@ -122,3 +149,5 @@ if go:
     run_draft(contact_id, notes, tone or "friendly", length or "medium", model)
 if (current := st.session_state.get("follow_up_draft")) is not None:
     show_draft(current)
+elif st.session_state.get("follow_up_text"):
+    show_kept_draft()

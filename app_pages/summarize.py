@@ -1,4 +1,4 @@
-"""Summarize: paste a note, stream the summary, see what it cost."""
+"""Summarize: paste a note, stream the summary, see what it cost. The pasted note is kept per user (kept.py)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from app_pages._shared import resources, ui
+from app_pages._shared import kept, resources, ui
 from lib.core.errors import ScribeError
 from lib.core.text import safe_markdown, safe_markdown_chunks
 from lib.work import summarize
+from lib.work.work_store import SUMMARIZE_NOTES
+
+NOTE_KEYS = ("summarize_note",)
 
 if TYPE_CHECKING:
     from lib.claude.gateway import TextStream
@@ -27,14 +30,16 @@ def show_outcome(stream: TextStream) -> None:
 
 
 st.title("Summarize a call note")
+kept.restore(SUMMARIZE_NOTES, NOTE_KEYS)
 
 samples = summarize.sample_notes()
 pick, load = st.columns([4, 1], vertical_alignment="bottom")
 sample = pick.selectbox("Sample notes", ["—", *samples], help="Notes shipped in data/notes.")
 if load.button("Load sample", disabled=sample == "—"):
     st.session_state.summarize_note = samples[sample]
+    kept.keep(SUMMARIZE_NOTES, NOTE_KEYS)
 
-note = st.text_area("Call note", key="summarize_note", height=260,
+note = st.text_area("Call note", key="summarize_note", height=260, on_change=kept.keep, args=(SUMMARIZE_NOTES, NOTE_KEYS),
                     placeholder="Paste the notes of a call or meeting…")
 length_col, model_col = st.columns(2)
 length = length_col.segmented_control("Length", list(summarize.MAX_TOKENS), default="medium",

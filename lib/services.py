@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # imported for real only when used: the CLI must not pay for 
     from lib.usage.outcomes import OutcomeLog
     from lib.usage.queries import Options, UsageFilter, UsageQueries
     from lib.work.conversations import Conversation, ConversationStore
+    from lib.work.work_store import WorkStore
 
 MIGRATIONS: list[Migration] = (
     usage_migrations.MIGRATIONS + crm_migrations.MIGRATIONS + work_migrations.MIGRATIONS
@@ -165,6 +166,13 @@ class Services:
         from lib.work.conversations import ConversationStore
 
         return ConversationStore(self.db)
+
+    @functools.cached_property
+    def work_in_progress(self) -> WorkStore:
+        """Each user's unfinished work (pasted notes, a review not yet saved, a draft), kept across reloads."""
+        from lib.work.work_store import WorkStore
+
+        return WorkStore(self.db)
 
     def jobs(self) -> JobManager:
         """The process's bulk JobManager, made on first use (its worker threads outlive any session). Jobs

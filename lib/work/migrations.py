@@ -33,4 +33,20 @@ CONVERSATIONS = [
 ]
 
 
-MIGRATIONS = CONVERSATIONS
+WORK_IN_PROGRESS = [
+    (
+        "work_001_in_progress",
+        """
+        CREATE TABLE work_in_progress (
+            "user" VARCHAR NOT NULL,
+            slot VARCHAR NOT NULL,          -- which piece of work: a page's pasted notes, a review not yet saved…
+            payload VARCHAR NOT NULL,       -- JSON, as lib/work/work_store.py was handed it
+            updated_at TIMESTAMP NOT NULL,
+            PRIMARY KEY ("user", slot)
+        );
+        """,
+    ),
+]
+
+
+MIGRATIONS = CONVERSATIONS + WORK_IN_PROGRESS

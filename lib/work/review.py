@@ -1,14 +1,19 @@
-"""The review grid's model: what Claude proposed beside what the CRM holds, per person and field.
+"""The review's model: what Claude proposed beside what the CRM holds, per person and field.
 
-A Review is a DataFrame the page shows in `st.data_editor` (one row per person: the contact it
-goes to, why, and per field the current CRM value beside the proposed one) plus, per row, the
-things the grid does not show (evidence, candidates, the call that proposed it). Edits come back as
-`apply_edits`; `problems` flags what cannot be saved; `to_save_request` keeps only accepted rows and
-only the values that change something.
+A Review is a DataFrame (one row per person: the contact it goes to, why, and per field the current
+CRM value beside the proposed one) plus, per row, what the table does not hold (evidence,
+candidates, the call that proposed it, the fields the rep left out). The Extract page shows one box
+per person with one line per field; its edits come back through `set_value`, `choose_contact`,
+`set_field_accept` and `accept_person` (or, as a grid's edited rows, `apply_edits`). A person's
+`accept` says the person is saved; within them, the fields in `RowMeta.held` are left out, so a rep
+may accept some fields of a person and not others. `problems` flags what cannot be saved;
+`to_save_request` keeps only accepted people, only their accepted fields, and only the values that
+change something. `to_payload` / `from_payload` keep a review not yet saved (lib/work/work_store.py).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -17,13 +22,15 @@ from typing import Any
 
 import pandas as pd
 
+from lib.claude.gateway import CallResult
+from lib.core.errors import InputRejected
 from lib.core.text import looks_like_email, reads_like_instruction
 from lib.crm.fields import EMPTY, FieldCatalogue
 from lib.crm.matching import ContactIndex, Match, contacts_frame, normalize_company
 from lib.crm.records import ALL_FIELDS, STAGES, Conflict, ProposedRow, SaveRequest
 from lib.crm.store import CrmStore
 from lib.work.extraction import NoteExtraction
-from lib.work.schemas import ExtractedPerson
+from lib.work.schemas import ExtractedPerson, extraction_model
 
 CREATE_NEW = "➕ Create new contact"
 CHOOSE = "❓ Choose a contact…"
@@ -44,6 +51,7 @@ class RowMeta:
     options: list[str]
     call_id: str | None
     request_id: str | None
+    held: set[str] = field(default_factory=set)  # fields the rep left out of an accepted person
 
 
 @dataclass
@@ -73,6 +81,93 @@ class Review:
         for meta in self.meta:
             seen.update(dict.fromkeys(meta.options))
         return list(seen)
+
+
+def accepted_fields(review: Review, i: int) -> list[str]:
+    """The fields of row `i` that a save would write (if they change something): none unless the person is accepted."""
+    if not review.frame.at[i, "accept"]:
+        return []
+    held = review.meta[review.frame.index.get_loc(i)].held
+    return [f for f in review.fields if f not in held]
+
+
+def field_accepted(review: Review, i: int, name: str) -> bool:
+    return name in accepted_fields(review, i)
+
+
+def set_field_accept(review: Review, i: int, name: str, accepted: bool) -> None:
+    """The rep ticks or unticks one field. Ticking a field of a person not accepted accepts the person
+    with that field alone; unticking a person's last accepted field leaves the person out."""
+    meta = review.meta[review.frame.index.get_loc(i)]
+    if accepted:
+        if not review.frame.at[i, "accept"]:
+            meta.held = set(review.fields)
+            review.frame.at[i, "accept"] = True
+        meta.held.discard(name)
+    else:
+        meta.held.add(name)
+        if not any(_filled(review.frame.at[i, f]) for f in review.fields if f not in meta.held):
+            review.frame.at[i, "accept"] = False
+    refresh_checks(review)
+
+
+def accept_person(review: Review, i: int, accepted: bool = True) -> None:
+    """Accept (or leave out) a whole person: every field of theirs, none held back."""
+    review.frame.at[i, "accept"] = accepted
+    review.meta[review.frame.index.get_loc(i)].held = set()
+    refresh_checks(review)
+
+
+def set_value(review: Review, i: int, name: str, value: Any) -> None:
+    """The rep typed or picked a value: it is kept as typed (even when it cannot be saved, so its reason
+    shows beside it) and the field is accepted, since the rep decided it."""
+    review.frame.at[i, name] = _coerce(name, value)
+    if not field_accepted(review, i, name):
+        set_field_accept(review, i, name, True)
+    refresh_checks(review)
+
+
+def choose_contact(review: Review, i: int, label: str, crm: CrmStore) -> None:
+    """The rep chose the contact (or Create new): the current values are read again for that contact."""
+    review.frame.at[i, "contact"] = label
+    refresh_current(review, i, crm)
+    refresh_checks(review)
+
+
+def has_content(review: Review, i: int, name: str) -> bool:
+    """Whether a field of row `i` holds anything: a proposal or a current value (the others fold away)."""
+    return _filled(review.frame.at[i, name]) or _filled(review.frame.at[i, f"{name}_crm"])
+
+
+def changes(review: Review, i: int, name: str) -> bool:
+    """Whether saving this field of row `i` would change the CRM."""
+    value = review.frame.at[i, name]
+    return _filled(value) and (contact_id_of(review.frame.at[i, "contact"]) is None
+                               or not _same(name, value, review.frame.at[i, f"{name}_crm"]))
+
+
+def shown_value(value: Any) -> str:
+    """A value as the review shows it as text: empty as an em dash, dates as ISO, amounts without trailing zeros."""
+    if not _filled(value):
+        return "—"
+    if isinstance(value, pd.Timestamp | date):
+        return _plain(value).isoformat() if isinstance(value, pd.Timestamp) else value.isoformat()
+    if isinstance(value, float):
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def note_preview(note: str, width: int = 60) -> str:
+    """The start of a note as the review's header shows it, past its 'Date:' line."""
+    lines = [line for line in note.splitlines() if line.strip() and not line.lower().startswith("date:")]
+    text = " ".join(" ".join(lines).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def note_index(review: Review, i: int) -> tuple[int, NoteExtraction]:
+    """The note row `i` came from, and its number (1 = first note read)."""
+    key = review.meta[review.frame.index.get_loc(i)].note_key
+    return list(review.notes).index(key) + 1, review.notes[key]
 
 
 def contact_label(contact_id: int, name: str, company: str | None) -> str:
@@ -133,7 +228,7 @@ def build_review(extractions: list[NoteExtraction], crm: CrmStore, catalogue: Fi
             rows.append(_row(person, match, chosen, current, locked, catalogue))
             meta.append(RowMeta(note_key=extraction.key, person=person, match=match, options=options,
                                 call_id=extraction.result.call_id, request_id=extraction.result.request_id))
-    frame = pd.DataFrame(rows, columns=grid_columns(catalogue.keys))
+    frame = pd.DataFrame(rows, columns=grid_columns(catalogue.keys), dtype=object)  # a typed value stays as typed
     built = Review(frame=frame, meta=meta, notes={e.key: e for e in extractions}, catalogue=catalogue,
                    built_at=built_at)
     refresh_checks(built)
@@ -193,7 +288,8 @@ def preaccepted(person: ExtractedPerson, match: Match, chosen: str, current: dic
     closing = person.deal_stage is not None and person.deal_stage.value.startswith("closed") \
         and current.get("deal_stage") != person.deal_stage.value
     return (contact_id_of(chosen) is not None and match.status not in ("ambiguous", "new")
-            and person.confidence >= MIN_CONFIDENCE_TO_PRESELECT and not instruction_flags(person) and not closing)
+            and person.confidence >= MIN_CONFIDENCE_TO_PRESELECT and not instruction_flags(person) and not closing
+            and bool(_changing(_proposed(person), current)))  # nothing to change: nothing to pre-accept
 
 
 def _changing(proposed: dict[str, Any], current: dict[str, Any]) -> set[str]:
@@ -227,26 +323,46 @@ def refresh_current(review: Review, i: int, crm: CrmStore) -> None:
     review.frame.at[i, "locked"] = ", ".join(sorted(locked & _changing(proposed, current)))
 
 
-def problems(row: pd.Series) -> list[str]:
-    """Why an accepted row cannot be saved as it is (an empty list: it can)."""
+def field_problems(name: str, value: Any, catalogue: FieldCatalogue = EMPTY) -> list[str]:
+    """What is wrong with one value (empty: nothing): shown beside the field whether or not it is accepted."""
+    if not _filled(value):
+        return []
+    if name == "email" and not looks_like_email(str(value)):
+        return [f"'{value}' is not an email address"]
+    if name == "deal_stage" and value not in STAGES:
+        return [f"'{value}' is not a stage"]
+    if name == "amount":
+        try:
+            return ["amount below zero"] if float(value) < 0 else []
+        except (TypeError, ValueError):
+            return [f"'{value}' is not an amount"]
+    if name == "next_step_date" and not isinstance(value, date):
+        try:
+            date.fromisoformat(str(value)[:10])
+        except ValueError:
+            return [f"'{value}' is not a date (use YYYY-MM-DD)"]
+    definition = catalogue.get(name)
+    return definition.problems(value) if definition else []
+
+
+def problems(row: pd.Series, fields: list[str] | None = None, catalogue: FieldCatalogue = EMPTY) -> list[str]:
+    """Why an accepted row cannot be saved as it is (an empty list: it can). `fields`: the accepted
+    ones (default: the built-in fields); a value left out of the save cannot stop it."""
+    fields = list(ALL_FIELDS) if fields is None else fields
     found = []
     if row["contact"] == CHOOSE:
         found.append("choose a contact or 'Create new'")
-    if row["contact"] == CREATE_NEW and not _filled(row["name"]):
+    if row["contact"] == CREATE_NEW and not (_filled(row["name"]) and "name" in fields):
         found.append("a new contact needs a name")
-    if _filled(row["email"]) and not looks_like_email(str(row["email"])):
-        found.append(f"'{row['email']}' is not an email address")
-    if _filled(row["deal_stage"]) and row["deal_stage"] not in STAGES:
-        found.append(f"'{row['deal_stage']}' is not a stage")
-    if _filled(row["amount"]) and float(row["amount"]) < 0:
-        found.append("amount below zero")
+    for name in fields:
+        found += field_problems(name, row[name], catalogue)
     return found
 
 
 def refresh_checks(review: Review) -> None:
     """Fill the 'check' column: problems of accepted rows, and what is locked."""
     for (i, row), meta in zip(review.frame.iterrows(), review.meta, strict=True):
-        issues = problems(row) if row["accept"] else []
+        issues = problems(row, accepted_fields(review, i), review.catalogue) if row["accept"] else []
         if flagged := instruction_flags(meta.person):
             issues.append(f"⚠ reads like an instruction to the model, not a fact: {', '.join(flagged)}")
         if row["locked"] and not row["unlock"]:
@@ -256,18 +372,18 @@ def refresh_checks(review: Review) -> None:
 
 def blocking_problems(review: Review) -> list[str]:
     """Problems that stop the save, with the person they concern."""
-    return [f"{row['name'] or 'row ' + str(n + 1)}: {p}" for n, (_, row) in enumerate(review.frame.iterrows())
-            if row["accept"] for p in problems(row)]
+    return [f"{row['name'] or 'row ' + str(n + 1)}: {p}" for n, (i, row) in enumerate(review.frame.iterrows())
+            if row["accept"] for p in problems(row, accepted_fields(review, i), review.catalogue)]
 
 
 def to_save_request(review: Review, user: str) -> SaveRequest:
     """Accepted rows only; for each, the proposed values that differ from the CRM."""
     rows = []
-    for meta, (_, row) in zip(review.meta, review.frame.iterrows(), strict=True):
+    for meta, (i, row) in zip(review.meta, review.frame.iterrows(), strict=True):
         if not row["accept"]:
             continue
         contact_id = contact_id_of(row["contact"])
-        values = {f: _plain(row[f]) for f in review.fields
+        values = {f: _plain(row[f]) for f in accepted_fields(review, i)
                   if _filled(row[f]) and (contact_id is None or not _same(f, row[f], row[f"{f}_crm"]))}
         note = review.notes[meta.note_key]
         proposed = _proposed(meta.person, review.catalogue)
@@ -321,7 +437,10 @@ def _as_date(value: Any) -> date | None:
 def _coerce(column: str, value: Any) -> Any:
     """Values from the grid's JSON edits, back into the column's type."""
     if column == "next_step_date" and isinstance(value, str) and value:
-        return date.fromisoformat(value[:10])
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return value  # kept as typed: the check says why it cannot be saved
     if column in ("amount", "confidence") and value not in (None, ""):
         try:
             return float(value)
@@ -341,3 +460,81 @@ def conflict_request(conflicts: list[Conflict], user: str, change_set_id: str) -
         row.typed[c.field] = c.proposed  # the rep decided this value over the CRM's: theirs
     key = f"{change_set_id}:conflicts:" + ",".join(f"{c.contact_id}.{c.field}={c.current}" for c in conflicts)
     return SaveRequest(review_key=key, user=user, rows=list(rows.values()))
+
+
+# -- a review not yet saved, kept as JSON (lib/work/work_store.py) and built again ----------------------
+
+
+def to_payload(review: Review) -> dict[str, Any]:
+    """What rebuilds this review: the notes and what Claude proposed, and the rep's choices and edits.
+    The CRM's current values are not kept: they are read again when the review is resumed."""
+    notes = [{"key": n.key, "note": n.note, "note_date": n.note_date.isoformat() if n.note_date else None,
+              "people": [p.model_dump(mode="json") for p in n.people], "attempts": n.attempts,
+              "call": {"call_id": n.result.call_id, "backend": n.result.backend, "model": n.result.model,
+                       "request_id": n.result.request_id, "stop_reason": n.result.stop_reason}}
+             for n in review.notes.values()]
+    rows = [{"contact": row["contact"], "accept": bool(row["accept"]), "unlock": bool(row["unlock"]),
+             "held": sorted(meta.held), "values": {f: _json_value(row[f]) for f in review.fields}}
+            for meta, (_, row) in zip(review.meta, review.frame.iterrows(), strict=True)]
+    return {"key": review.key, "notes": notes, "rows": rows}
+
+
+def from_payload(payload: dict[str, Any], crm: CrmStore, catalogue: FieldCatalogue = EMPTY) -> Review:
+    """The review `to_payload` kept, matched and read against the CRM as it is now, with the rep's choices.
+    Raises InputRejected when it cannot be read (e.g. the field catalogue changed since)."""
+    try:
+        notes = _notes_of(payload, catalogue)
+    except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        raise InputRejected("The review you left unsaved could not be rebuilt.",
+                            f"Extract the notes again ({type(exc).__name__}).") from exc
+    review = build_review(notes, crm, catalogue)
+    review.key = payload["key"]  # the same review: saving it twice is still one change set
+    if len(payload["rows"]) != len(review.frame):
+        return review  # the proposals changed shape (should not happen): start from them, not from stale choices
+    for (i, _), meta, kept in zip(review.frame.iterrows(), review.meta, payload["rows"], strict=True):
+        if kept["contact"] not in (CHOOSE, CREATE_NEW) and kept["contact"] not in meta.options:
+            meta.options.append(kept["contact"])  # a contact the rep chose by hand, not among the candidates
+        review.frame.at[i, "contact"] = kept["contact"]
+        refresh_current(review, i, crm)
+        for name, value in kept["values"].items():
+            if name in review.fields:
+                review.frame.at[i, name] = _from_json(name, value, catalogue)
+        review.frame.at[i, "accept"] = kept["accept"]
+        review.frame.at[i, "unlock"] = kept["unlock"]
+        meta.held = set(kept["held"])
+    refresh_checks(review)
+    return review
+
+
+def _notes_of(payload: dict[str, Any], catalogue: FieldCatalogue) -> list[NoteExtraction]:
+    person_model = extraction_model(catalogue)
+    return [NoteExtraction(note=n["note"], note_date=date.fromisoformat(n["note_date"]) if n["note_date"] else None,
+                           people=person_model.model_validate({"people": n["people"]}).people,
+                           result=CallResult(**n["call"]), attempts=n.get("attempts", 1), key=n["key"])
+            for n in payload["notes"]]
+
+
+def payload_json(review: Review) -> str:
+    """The payload as text (what the store keeps), e.g. to tell whether anything changed."""
+    return json.dumps(to_payload(review), sort_keys=True)
+
+
+def _json_value(value: Any) -> Any:
+    if not _filled(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _from_json(name: str, value: Any, catalogue: FieldCatalogue) -> Any:
+    definition = catalogue.get(name)
+    is_date = name == "next_step_date" or (definition is not None and definition.type == "date")
+    if is_date and isinstance(value, str):
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return value  # kept as the rep typed it; its check says why
+    return value

@@ -1,5 +1,5 @@
 """The Extract page with HubSpot as the system of record (the local HubSpot test server), in AppTest:
-the grid shows HubSpot's current values; save writes the stage and the note to HubSpot; undo restores
+the review shows HubSpot's current values; save writes the stage and the note to HubSpot; undo restores
 them. The Contacts page shows the stage mapping. The token appears nowhere on either page."""
 
 from pathlib import Path
@@ -44,9 +44,13 @@ def test_extract_in_hubspot_mode_saves_to_hubspot_and_undo_restores(hubspot, app
     grid = extract.session_state["extract_review"].frame
     john = grid[grid["name"] == "John Smith"].iloc[0]
     assert float(john["amount_crm"]) == 40000 and john["deal_stage_crm"] == "demo"  # HubSpot's values
-    grid["accept"] = grid["name"] == "John Smith"
+    review = extract.session_state["extract_review"]
+    for i, name in review.frame["name"].items():  # the rep accepts John, all of him, and nobody else
+        box = extract.checkbox(key=f"rv_{review.key}_{i}_accept_all")
+        (box.check() if name == "John Smith" else box.uncheck()).run()
+    assert list(grid["accept"]) == list(grid["name"] == "John Smith")
 
-    click(extract, "Save accepted rows to CRM")
+    click(extract, "Save accepted to CRM")
     assert any("Saved:" in s.value for s in extract.success), _page_text(extract)
     deal = hubspot.portal.objects["deals"][hubspot.portal.ids["deal"]].properties
     assert deal["dealstage"] == "decisionmakerboughtin"

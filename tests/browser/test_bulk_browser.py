@@ -1,4 +1,4 @@
-"""Bulk enrich in a real browser: upload the sample CSV, run it live, watch it finish, review in the Extract grid."""
+"""Bulk enrich in a real browser: upload the sample CSV, run it live, watch it finish, review on the Extract page."""
 
 import os
 from pathlib import Path
@@ -36,7 +36,7 @@ def test_upload_run_live_and_review_in_the_extract_grid(page, streamlit_app, bro
     review.click()
     page.wait_for_url("**/extract")
     page.get_by_text("Review:").first.wait_for()
-    page.get_by_test_id("stDataFrame").first.wait_for()
+    page.locator("[class*='st-key-rv_'][class*='_0_box']").first.wait_for()  # the first person's box
     heading = page.get_by_text("Review:").first.inner_text()  # "Review: N person(s) from M note(s)"
     people = label.split()[1]
     assert heading.startswith(f"Review: {people} person(s)"), (label, heading)

@@ -61,11 +61,15 @@ def test_extract_save_undo_against_hubspot(browser, browser_sandbox, hubspot, hu
         page.get_by_role("textbox", name="Notes").fill(NOTE)
         page.get_by_role("button", name="Extract", exact=True).click()
         page.get_by_text("Review: 1 person(s) from 1 note(s)").wait_for()
-        assert page.get_by_test_id("glide-cell-1-0").inner_text().startswith("John Smith · Acme Corp.")
-        page.get_by_text("Evidence · John Smith").click()
-        page.get_by_text("Decision criteria").first.wait_for()  # a MEDDICC field, with its evidence
+        box = page.locator("[class*='st-key-rv_'][class*='_0_box']").first
+        contact = box.locator("[class*='_0_contact']").first
+        assert "John Smith · Acme Corp." in contact.inner_text() + contact.locator("input").first.input_value()
+        line = box.get_by_test_id("stMarkdown").filter(has_text="Decision criteria").first  # a MEDDICC field's line
+        line.wait_for()
+        line.get_by_test_id("stTooltipHoverTarget").first.hover()  # its evidence, from the note, in the tooltip
+        page.get_by_test_id("stTooltipContent").filter(has_text="From the note").first.wait_for()
 
-        page.get_by_role("button", name="Save accepted rows to CRM").click()
+        page.get_by_role("button", name="Save accepted to CRM").click()
         page.get_by_text("Saved: 0 new contact(s), 1 updated").wait_for()
         deal = hubspot.portal.objects["deals"][hubspot.portal.ids["deal"]].properties
         assert deal["dealstage"] == "decisionmakerboughtin"

@@ -167,7 +167,7 @@ def test_a_save_records_the_signed_in_email_and_log_out_returns_to_sign_in(local
     page.get_by_role("textbox", name="Notes").fill(NOTE)
     page.get_by_role("button", name="Extract", exact=True).click()
     page.get_by_text("Review: 3 person(s) from 1 note(s)").wait_for(timeout=60_000)
-    page.get_by_role("button", name="Save accepted rows to CRM").click()
+    page.get_by_role("button", name="Save accepted to CRM").click()
     page.get_by_text(re.compile(r"Saved: \d+ new contact\(s\), \d+ updated")).wait_for()
 
     page.get_by_test_id("stSidebar").get_by_role("button", name="Log out").click()

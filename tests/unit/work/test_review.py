@@ -159,3 +159,83 @@ def test_a_forwarded_email_between_dash_lines_stays_in_its_note():
     (one,) = split_notes(forwarded)
     assert "From: procurement@merchant-example.com" in one and one.rstrip().endswith("send Kate the agenda by Monday.")
     assert len(split_notes(forwarded + "\n---\nDate: 2026-11-22\nCall with Bob.")) == 2  # a note after it still splits
+
+
+# -- issue 12.3: accept per field; an invalid edit kept with its reason ---------------------------------
+
+
+def test_only_the_accepted_fields_of_a_person_are_saved(crm):
+    from lib.work.review import accepted_fields, set_field_accept
+
+    review = build_review([extraction(person())], crm)
+    assert {"deal_stage", "next_step", "next_step_date"} <= set(accepted_fields(review, 0))  # pre-accepted
+    set_field_accept(review, 0, "next_step_date", False)
+    (row,) = to_save_request(review, "dana").rows
+    assert row.values == {"deal_stage": "proposal", "next_step": "Send proposal"}
+
+
+def test_ticking_one_field_of_a_new_contact_accepts_that_field_alone(crm):
+    from lib.work.review import accept_person, set_field_accept
+
+    review = build_review([extraction(person(name="Tom Baker", email="tom.baker@acme.com", title="IT"))], crm)
+    assert not review.frame.at[0, "accept"]  # never pre-accepted
+    set_field_accept(review, 0, "email", True)
+    assert review.frame.at[0, "accept"]
+    assert blocking_problems(review) == ["Tom Baker: a new contact needs a name"]  # its name is not ticked
+    set_field_accept(review, 0, "name", True)
+    (row,) = to_save_request(review, "dana").rows
+    assert row.contact_id is None and row.values == {"name": "Tom Baker", "email": "tom.baker@acme.com"}
+    accept_person(review, 0)
+    (row,) = to_save_request(review, "dana").rows
+    assert row.values["title"] == "IT" and row.values["deal_stage"] == "proposal"
+    set_field_accept(review, 0, "name", False)
+    for name in review.fields:
+        set_field_accept(review, 0, name, False)
+    assert not review.frame.at[0, "accept"] and not to_save_request(review, "dana").rows
+
+
+def test_an_invalid_edit_is_kept_with_its_reason_and_blocks_that_person(crm):
+    from lib.work.review import field_problems, set_value
+
+    review = build_review([extraction(person(), person(name="Linda Park", company="Acme Corp.", title="CFO"))], crm)
+    set_value(review, 0, "email", "john at acme")
+    set_value(review, 0, "amount", -5.0)
+    set_value(review, 0, "next_step_date", "2026-02-30")
+    assert review.frame.at[0, "email"] == "john at acme" and review.frame.at[0, "next_step_date"] == "2026-02-30"
+    assert blocking_problems(review) == ["John Smith: 'john at acme' is not an email address",
+                                         "John Smith: '2026-02-30' is not a date (use YYYY-MM-DD)",
+                                         "John Smith: amount below zero"]  # in the fields' order
+    assert field_problems("email", "john at acme") == ["'john at acme' is not an email address"]
+    from lib.work.review import set_field_accept
+
+    for name in ("email", "amount", "next_step_date"):
+        set_field_accept(review, 0, name, False)  # left out of the save: it no longer stops it
+    assert blocking_problems(review) == []
+
+
+def test_a_review_not_yet_saved_is_rebuilt_from_its_payload_with_the_reps_choices(crm):
+    import json
+
+    from lib.work.review import from_payload, set_field_accept, set_value, to_payload
+
+    review = build_review([extraction(person(), person(name="Tom Baker", email="tom.baker@acme.com"))], crm)
+    set_value(review, 0, "title", "Chief Ops Officer")
+    set_field_accept(review, 0, "next_step_date", False)
+    set_value(review, 1, "email", "tom at acme")
+    kept = json.loads(json.dumps(to_payload(review)))  # as the store keeps it
+    crm.edit_by_hand("contact", 1, "title", "Chief of Staff", "li")  # the CRM moved on meanwhile
+    again = from_payload(kept, crm)
+    assert again.key == review.key and len(again.frame) == 2
+    john, tom = again.frame.iloc[0], again.frame.iloc[1]
+    assert john["title"] == "Chief Ops Officer" and john["title_crm"] == "Chief of Staff"  # current read again
+    assert john["next_step_date"] == date(2026, 11, 20) and "next_step_date" in again.meta[0].held
+    assert tom["email"] == "tom at acme" and tom["accept"]
+    assert "'tom at acme' is not an email address" in tom["check"]
+    assert to_save_request(again, "dana").rows[0].values == to_save_request(review, "dana").rows[0].values
+
+
+def test_a_proposal_that_changes_nothing_is_not_pre_accepted(crm):
+    same = person(company="Acme Corp.", title="VP Operations", deal_stage="demo", next_step=None,
+                  next_step_date=None, amount=None, evidence=[])
+    review = build_review([extraction(same)], crm)
+    assert contact_id_of(review.frame.at[0, "contact"]) == 1 and not review.frame.at[0, "accept"]
