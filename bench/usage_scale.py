@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -26,7 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lib.services import open_database  # noqa: E402
+from lib.services import POSTGRES_PREFIXES  # noqa: E402
+from lib.services import open_database as _open_database  # noqa: E402
+from lib.usage.log import COLUMNS  # noqa: E402
 from lib.usage.queries import UsageFilter, UsageQueries, what_if  # noqa: E402
 
 DAYS = 30
@@ -35,7 +38,7 @@ DAYS = 30
 PRICES = [("claude-sonnet-4-6", 3, 0.30, 15), ("claude-haiku-4-5", 1, 0.10, 5), ("claude-opus-4-8", 5, 0.50, 25),
           ("claude-sonnet-5-5", 2, 0.10, 10), ("claude-opus-5-5", 4, 0.20, 20)]
 
-FILL = """
+FILL_SQL = """
 INSERT INTO usage_log (id, ts, call_id, backend, request_id, model, feature, "user", status, error_type, attempt,
     input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens, cache_write_5m_tokens,
     cache_write_1h_tokens, service_tier, stop_reason, latency_ms, ttft_ms, rl_requests_limit, rl_requests_remaining,
@@ -88,7 +91,7 @@ FROM tok JOIN prices p ON p.model = tok.model
 ORDER BY i
 """
 
-HISTORY = """
+HISTORY_SQL = """
 INSERT INTO usage_outcomes (ref, call_id, ts, backend, model, feature, "user", fields, contacts)
 SELECT 'cs' || u.id, u.call_id, u.ts, u.backend, u.model, u.feature, u."user", 3, 1
 FROM usage_log u
@@ -96,8 +99,45 @@ WHERE u.feature = 'extract' AND u.status = 'ok' AND hash(u.id, 12) % 10 = 0
 """
 
 
-def fill(path: Path, rows: int) -> float:
-    """Create `path` with `rows` usage rows (and some outcomes); return the seconds it took."""
+def dialect_sql(sql: str, dialect: str) -> str:
+    """The generator's SQL (written for DuckDB) in `dialect`: on Postgres, hash(x, k) becomes
+    hashint8extended (non-negative), range(n) generate_series, to_microseconds an interval, and the
+    uniform draws DOUBLE PRECISION (numeric arithmetic on 10M rows would be slow)."""
+    if dialect == "duckdb":
+        return sql
+    sql = re.sub(r"hash\(([\w.]+), (\d+)\)", r"abs(hashint8extended(\1::BIGINT, \2))", sql)
+    sql = sql.replace("FROM range(?) t(i)", "FROM generate_series(0, ? - 1) AS t(i)")
+    sql = re.sub(r"to_microseconds\((\(i \* \?\)::BIGINT)\)", r"\1 * INTERVAL '1 microsecond'", sql)
+    return sql.replace("/ 100000.0", "/ 100000.0::DOUBLE PRECISION")
+
+
+def open_database(target: Path | str):
+    """The database at `target` (a DuckDB file or a postgresql:// URL), migrated, on 2 threads where DuckDB."""
+    db = _open_database(target, local_path=Path(tempfile.gettempdir()) / "usage_scale-side")
+    if db.dialect == "duckdb":
+        db.cursor().execute("SET threads = 2")
+    return db
+
+
+def is_postgres(target: Path | str) -> bool:
+    return str(target).startswith(POSTGRES_PREFIXES)
+
+
+def settle(db) -> None:
+    """After a bulk load: DuckDB checkpoints; Postgres moves the id sequence past the rows and analyses."""
+    cur = db.cursor()
+    if db.dialect == "duckdb":
+        cur.execute("CHECKPOINT")
+        return
+    cur.execute("SELECT setval('usage_log_id_seq', (SELECT coalesce(max(id), 0) + 1 FROM usage_log), false)")
+    cur.execute("SELECT setval('usage_outcome_id_seq', (SELECT coalesce(max(id), 0) + 1 FROM usage_outcomes), false)")
+    for table in ("usage_log", "usage_outcomes", "usage_daily", "usage_latency_daily"):
+        cur.execute(f"VACUUM ANALYZE {table}")
+
+
+def fill(path: Path | str, rows: int) -> float:
+    """Fill `path` (a DuckDB file, or a postgresql:// URL) with `rows` usage rows (and some outcomes);
+    return the seconds it took."""
     t0 = time.perf_counter()
     db = open_database(path)
     end = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0) + timedelta(hours=1)
@@ -105,21 +145,20 @@ def fill(path: Path, rows: int) -> float:
     step_us = (end - start) / timedelta(microseconds=1) / rows
     prices = ", ".join(f"('{m}', {a}, {b}, {c})" for m, a, b, c in PRICES)
     cur = db.cursor()
-    cur.execute(FILL.format(prices=prices), [rows, start, step_us])
-    cur.execute(HISTORY)
-    cur.execute("CHECKPOINT")
+    cur.execute(dialect_sql(FILL_SQL.format(prices=prices), db.dialect), [rows, start, step_us])
+    cur.execute(dialect_sql(HISTORY_SQL, db.dialect))
+    settle(db)
     db.close()
     return time.perf_counter() - t0
 
 
-def catch_up(path: Path) -> float:
+def catch_up(path: Path | str) -> float:
     """Seconds for the first roll-up of the whole log (once per file; later refreshes add new rows only)."""
     db = open_database(path)
-    db.cursor().execute("SET threads = 2")
     t0 = time.perf_counter()
     ok = UsageQueries(db).refresh()
     took = time.perf_counter() - t0
-    db.cursor().execute("CHECKPOINT")
+    settle(db)
     db.close()
     if not ok:
         raise RuntimeError("the roll-up refresh failed")
@@ -132,48 +171,60 @@ def page_filter(q: UsageQueries) -> UsageFilter:
     return UsageFilter.for_days(today - timedelta(days=DAYS - 1), today, backend=q.default_backend())
 
 
-def time_queries(path: Path, repeats: int) -> tuple[float, list[float], UsageFilter]:
+def everything(q: UsageQueries, f: UsageFilter) -> None:
+    """Every query the Usage page runs for its default view (the budgets table and a what-if included)."""
+    q.refresh()
+    q.version()
+    q.options(f.backend)
+    report = q.report(f)
+    q.period_spend(f.backend)  # the budgets table
+    what_if(report.groups, "model", model="claude-haiku-4-5", prices=q.prices)
+
+
+def per_query(q: UsageQueries, f: UsageFilter) -> list[tuple[str, object]]:
+    """The page's queries one by one, named (to see where the time goes)."""
+    return [("version+options", lambda: (q.version(), q.options(f.backend))),
+            ("headline", lambda: q.headline(f)), ("series", lambda: q.series(f)),
+            ("spend_by_model", lambda: q.spend_by_model(f)), ("latency", lambda: q.latency(f)),
+            ("breakdowns", lambda: q.breakdowns(f)), ("outcomes", lambda: q.cost_per_outcome(f)),
+            ("price_groups", lambda: q.price_groups(f)), ("period_spend", lambda: q.period_spend(f.backend))]
+
+
+# 1,000 new rows that copy the latest ones (in both dialects: a column list, not DuckDB's REPLACE)
+_COPY_COLUMNS = [c for c in COLUMNS if c != "call_id"]
+APPEND_SQL = (f"INSERT INTO usage_log (id, call_id, {', '.join(chr(34) + c + chr(34) for c in _COPY_COLUMNS)}) "
+              f"SELECT id + 1000, call_id || 'x', {', '.join(chr(34) + c + chr(34) for c in _COPY_COLUMNS)} "
+              "FROM usage_log WHERE id > ?")
+
+
+def time_queries(path: Path | str, repeats: int) -> tuple[float, list[float], UsageFilter]:
     """Median seconds of everything the page asks the database (a cold first run is reported apart)."""
     db = open_database(path)
-    db.cursor().execute("SET threads = 2")
     q = UsageQueries(db)
     q.refresh()
     f = page_filter(q)
 
-    def everything() -> None:
-        q.refresh()
-        q.version()
-        q.options(f.backend)
-        report = q.report(f)
-        q.period_spend(f.backend)  # the budgets table
-        what_if(report.groups, "model", model="claude-haiku-4-5", prices=q.prices)
-
     t0 = time.perf_counter()
-    everything()
+    everything(q, f)
     cold = time.perf_counter() - t0
     runs = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        everything()
+        everything(q, f)
         runs.append(time.perf_counter() - t0)
     db.close()
     return cold, runs, f
 
 
-def time_each(path: Path, f: UsageFilter) -> dict[str, float]:
+def time_each(path: Path | str, f: UsageFilter) -> dict[str, float]:
     """Seconds per query (one warm run each), to see where the time goes."""
     db = open_database(path)
-    db.cursor().execute("SET threads = 2")
     q = UsageQueries(db)
     out = {"refresh (nothing new)": 0.0}
     t0 = time.perf_counter()
     q.refresh()
     out["refresh (nothing new)"] = time.perf_counter() - t0
-    for name, run in [("version+options", lambda: (q.version(), q.options(f.backend))),
-                      ("headline", lambda: q.headline(f)), ("series", lambda: q.series(f)),
-                      ("spend_by_model", lambda: q.spend_by_model(f)), ("latency", lambda: q.latency(f)),
-                      ("breakdowns", lambda: q.breakdowns(f)), ("outcomes", lambda: q.cost_per_outcome(f)),
-                      ("price_groups", lambda: q.price_groups(f)), ("period_spend", lambda: q.period_spend(f.backend))]:
+    for name, run in per_query(q, f):
         run()
         t0 = time.perf_counter()
         run()
@@ -181,8 +232,7 @@ def time_each(path: Path, f: UsageFilter) -> dict[str, float]:
     # steady state: 1,000 new rows arrive (copies of the latest ones), then the next page load rolls them up
     cur = db.cursor()
     top = cur.execute("SELECT max(id) FROM usage_log").fetchone()[0]
-    cur.execute("""INSERT INTO usage_log SELECT * REPLACE (id + 1000 AS id, call_id || 'x' AS call_id)
-                   FROM usage_log WHERE id > ?""", [top - 1000])
+    cur.execute(APPEND_SQL, [top - 1000])
     t0 = time.perf_counter()
     q.refresh()
     out["refresh (1,000 new rows)"] = time.perf_counter() - t0
