@@ -27,13 +27,29 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lib.bulk.input import BadRow, BulkInput, ColumnMap, NoteRow
 
 if TYPE_CHECKING:
+    from lib.auth import Identity, RoleRules
     from lib.bulk.jobs import JobInfo
-    from lib.services import Services
+    from lib.bulk.manager import JobManager
+    from lib.core.settings import Settings
+
+
+class Services(Protocol):
+    """What a handed-in request needs of the composition root's Services (lib/services.py ranks above)."""
+
+    settings: Settings
+    db: Any
+    rules: RoleRules
+
+    def jobs(self) -> JobManager: ...
+
+    def job_for(self, identity: Identity, job_id: str, *, manage: bool = False) -> JobInfo: ...
+
+    def resume_job(self, identity: Identity, job_id: str) -> int: ...
 
 HEARTBEAT_S = 1.0  # how often the watching app beats and looks into its inbox
 ALIVE_WITHIN_S = 10.0  # a beat older than this: no app is watching
