@@ -108,7 +108,7 @@ def show_contact_links(turn: Turn) -> None:
     if not mentioned:
         return
     with st.container(horizontal=True, vertical_alignment="center"):
-        st.caption("Contacts:")
+        st.caption("Contacts:", width="content")
         for contact_id, name in mentioned:
             st.page_link("app_pages/contacts.py", label=safe_inline(name), icon=":material/person:",
                          query_params={"contact": str(contact_id)}, help=f"Open {safe_inline(name)}'s record")

@@ -145,6 +145,25 @@ def test_stopping_a_stream_logs_what_was_used(gateway):
     assert row.status == "aborted" and row.usage_estimated and row.output_tokens >= 1
 
 
+def test_a_streamed_tool_round_hands_back_the_final_message_with_its_tool_use(gateway, sandbox):
+    sandbox.script({"blocks": [{"type": "text", "text": "Let me check."},
+                               {"type": "tool_use", "name": "pipeline_summary", "input": {}}],
+                    "stop_reason": "tool_use"})
+    stream = gateway.stream_text(feature="assistant", user="dana", model=MODEL, max_tokens=500,
+                                 messages=[{"role": "user", "content": "How is the pipeline?"}],
+                                 tools=prompts.assistant_tools())
+    assert stream.message is None  # nothing read yet
+    assert "".join(stream) == "Let me check." and stream.result.stop_reason == "tool_use"
+    text, tool = stream.message.content
+    assert text.type == "text" and tool.type == "tool_use" and tool.name == "pipeline_summary" and tool.input == {}
+    stopped = summary_stream(gateway)
+    chunks = iter(stopped)
+    next(chunks)
+    chunks.close()
+    stopped.close()
+    assert stopped.message is None and stopped.result.incomplete  # a stream cut short has no final message
+
+
 def test_a_refused_usage_write_keeps_the_answer_and_the_row(gateway):
     gateway.usage_log.db.cursor().execute("ALTER TABLE usage_log RENAME TO away")
     stream = summary_stream(gateway)

@@ -2,6 +2,8 @@
 (before the next call is made), the answer arrives in pieces, and Stop keeps what arrived, stores the
 turn marked stopped, logs the cut call as aborted, and leaves a history the next question can follow."""
 
+import threading
+
 import pytest
 
 from lib.work.assistant import STOPPED_NOTICE, AnswerText, Assistant, ToolAnswered, ToolsAsked
@@ -127,3 +129,29 @@ def test_stop_from_another_thread_ends_the_turn_and_a_question_that_is_refused_s
     with pytest.raises(Exception, match="empty"):
         assistant.stream(conv, "   ")
     assert len(store.load(conv.id).turns) == 1
+
+
+def test_stop_from_another_run_while_the_reader_is_held_up_keeps_the_turn(assistant, store, db):
+    """The next Streamlit run stops a turn whose run is not reading (it waits on the page): the turn ends."""
+    conv = Conversation.new("dana")
+    turn_stream = assistant.stream(conv, f"What is the last activity for {JOHN}?")
+    first_seen, resume, seen = threading.Event(), threading.Event(), []
+
+    def reader():
+        for event in turn_stream:
+            seen.append(event)
+            if len(seen) == 1:
+                first_seen.set()
+                resume.wait(10)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    assert first_seen.wait(10)
+    turn_stream.stop(wait_s=0.2)
+    assert turn_stream.finished and turn_stream.kept and turn_stream.turn.notice == STOPPED_NOTICE
+    resume.set()
+    thread.join(10)
+    assert not thread.is_alive() and len(seen) == 1  # the reader's loop simply ends
+    assert store.load(conv.id).turns[0].notice == STOPPED_NOTICE
+    assert list(usage_rows(db)["status"]) == ["aborted"]
+    assert not conv.lock.locked()  # the next question can start
