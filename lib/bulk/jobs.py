@@ -28,7 +28,8 @@ import socket
 import threading
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -451,6 +452,18 @@ class JobStore:
                  "author": author, "contact": contact, "people": json.loads(ex)["people"], "call_id": call,
                  "request_id": req, "cost_usd": str(cost)}
                 for n, row, d, author, contact, ex, call, req, cost in rows]
+
+    @contextmanager
+    def import_guard(self, job_id: str) -> Iterator[None]:
+        """One process at a time checks and imports a batch job's results: on Postgres a transaction
+        serialised across processes (two replicas polling one job must not import it twice; the import
+        is all or nothing, and the usage rows it logs wait for its commit); on DuckDB one process owns
+        the file and the manager's own lock is enough."""
+        if self.db.dialect != "postgres":
+            yield
+            return
+        with self.db.serialized(f"batch-import:{job_id}"):
+            yield
 
     # -- batches -------------------------------------------------------------------------------------
 

@@ -110,7 +110,7 @@ class JobManager:
 
     def refresh_batches(self, job_id: str) -> list[BatchInfo]:
         """Check a batch job's batches at the API; import the ones that ended."""
-        with self._lock:  # two pages polling the same job must not import it twice
+        with self._lock, self.store.import_guard(job_id):  # two pages (or replicas) polling it import it once
             return batches.refresh(self.gateway, self.store, job_id)
 
     def seed_limits(self, limits: dict[str, int]) -> bool:
