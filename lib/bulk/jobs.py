@@ -203,7 +203,8 @@ class JobStore:
             return {}
         marks = ", ".join("?" for _ in job_ids)
         now = self._now()
-        with self._lock, self.db.transaction() as cur:
+        with self._lock:  # two statements, no transaction: each renewal stands on its own
+            cur = self.db.cursor()
             cur.execute(f"UPDATE job_items SET lease_until = ? WHERE claimed_by = ? AND job_id IN ({marks}) "  # noqa: S608
                         f"AND {_UNFINISHED}", [now + timedelta(seconds=self.lease_s), self.owner, *job_ids])
             rows = cur.execute(f"UPDATE jobs SET heartbeat_at = ? WHERE owner = ? AND id IN ({marks}) "  # noqa: S608
