@@ -28,7 +28,8 @@ import socket
 import threading
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -202,7 +203,8 @@ class JobStore:
             return {}
         marks = ", ".join("?" for _ in job_ids)
         now = self._now()
-        with self._lock, self.db.transaction() as cur:
+        with self._lock:  # two statements, no transaction: each renewal stands on its own
+            cur = self.db.cursor()
             cur.execute(f"UPDATE job_items SET lease_until = ? WHERE claimed_by = ? AND job_id IN ({marks}) "  # noqa: S608
                         f"AND {_UNFINISHED}", [now + timedelta(seconds=self.lease_s), self.owner, *job_ids])
             rows = cur.execute(f"UPDATE jobs SET heartbeat_at = ? WHERE owner = ? AND id IN ({marks}) "  # noqa: S608
@@ -451,6 +453,18 @@ class JobStore:
                  "author": author, "contact": contact, "people": json.loads(ex)["people"], "call_id": call,
                  "request_id": req, "cost_usd": str(cost)}
                 for n, row, d, author, contact, ex, call, req, cost in rows]
+
+    @contextmanager
+    def import_guard(self, job_id: str) -> Iterator[None]:
+        """One process at a time checks and imports a batch job's results: on Postgres a transaction
+        serialised across processes (two replicas polling one job must not import it twice; the import
+        is all or nothing, and the usage rows it logs wait for its commit); on DuckDB one process owns
+        the file and the manager's own lock is enough."""
+        if self.db.dialect != "postgres":
+            yield
+            return
+        with self.db.serialized(f"batch-import:{job_id}"):
+            yield
 
     # -- batches -------------------------------------------------------------------------------------
 

@@ -4,11 +4,13 @@ A live job runs in this process on the LiveRunner's worker threads; its state an
 and result are in the database (JobStore), so a page reload just reads them back. A job whose process
 stopped before it finished (killed, crashed, a full disk) is marked interrupted when a manager starts,
 and is only resumed when someone asks (`resume_job`: the app's button, the CLI's `resume JOB_ID`): its
-finished items are never sent again. On Postgres other processes share the jobs: a job counts as
-abandoned only once its heartbeat is older than the lease (JOB_LEASE_S), a job another live process
-works is never resumed here (the refusal names that process), and a cancel asked here of a job worked
-elsewhere reaches its process at that process's next heartbeat. A batch job lives at the API; the manager submits, refreshes and
+finished items are never sent again. A batch job lives at the API; the manager submits, refreshes and
 imports it.
+
+On Postgres other processes share the jobs: a job counts as abandoned only once its heartbeat is older
+than the lease (JOB_LEASE_S), a job another live process works is never resumed here (the refusal names
+that process), a cancel asked here of a job worked elsewhere reaches its process at that process's next
+heartbeat, and a batch job's results are imported by one process at a time.
 """
 
 from __future__ import annotations
@@ -110,7 +112,7 @@ class JobManager:
 
     def refresh_batches(self, job_id: str) -> list[BatchInfo]:
         """Check a batch job's batches at the API; import the ones that ended."""
-        with self._lock:  # two pages polling the same job must not import it twice
+        with self._lock, self.store.import_guard(job_id):  # two pages (or replicas) polling it import it once
             return batches.refresh(self.gateway, self.store, job_id)
 
     def seed_limits(self, limits: dict[str, int]) -> bool:

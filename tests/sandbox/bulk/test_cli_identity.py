@@ -36,7 +36,8 @@ def cli(sandbox_realtime, hermetic_env, tmp_path):
     return run
 
 
-def test_the_cli_records_who_ran_it_and_applies_their_role(cli, hermetic_env):
+def test_the_cli_records_who_ran_it_and_applies_their_role(cli, hermetic_env, sandbox_realtime):
+    sandbox_realtime.configure(batch_delay_s=8)  # still running when --no-wait returns, on a loaded machine too
     sent = cli("enrich", str(SAMPLE), "--mode", "batch", "--no-wait", "--user", "rita@acme.com")
     assert sent.returncode == 0, sent.stderr
     job_id = sent.stdout.split("collect ")[-1].split()[0]

@@ -50,7 +50,8 @@ def test_batch_enrich_waits_for_the_batch_then_summarises(cli, tmp_path):
     assert "msgbatch_" in done.stdout and out.read_text().strip()
 
 
-def test_batch_no_wait_prints_the_job_then_collect_finishes_it(cli, tmp_path):
+def test_batch_no_wait_prints_the_job_then_collect_finishes_it(cli, tmp_path, sandbox_realtime):
+    sandbox_realtime.configure(batch_delay_s=8)  # still running when --no-wait returns, on a loaded machine too
     sent = cli("enrich", str(SAMPLE), "--mode", "batch", "--no-wait")
     assert sent.returncode == 0, sent.stderr
     job_id = sent.stdout.split("Batch job ")[1].split(":")[0]

@@ -1,6 +1,7 @@
 """Two processes on one Postgres database working bulk jobs: no item is worked twice, a dead process's
 items are taken over once its lease has lapsed, a job another live process works is not resumed, and a
-cancel asked in one process stops the job in the process that works it.
+cancel asked in one process stops the job in the process that works it; two processes polling one
+batch job import its results once.
 
 Each "process" is a JobManager with its own owner name and its own connection pool (its own
 PostgresDatabase on the same URL), against the real-clock sandbox."""
@@ -116,3 +117,36 @@ def test_a_cancel_asked_in_one_process_stops_the_job_where_it_runs(process, note
     job = worker.store.job(job_id)
     assert job.status == "canceled" and job.done == 40 and sent(sandbox_realtime) < 40
     assert counts(worker, job_id) == (40, 40, 0)
+
+
+def test_two_processes_polling_one_batch_job_import_it_once(postgres_url, sandbox, notes, tmp_path):
+    import threading
+
+    made = []
+    for owner in ("host:1:page", "host:2:cron"):
+        db = open_database(postgres_url, local_path=tmp_path / owner.replace(":", "_"))
+        gateway = Gateway(UsageLog(db), api_key="sk-test-claims", base_url=sandbox.base_url, backend="sandbox")
+        made.append((JobManager(gateway, db, owner=owner), db))
+    (first, _), (second, _) = made
+    try:
+        job_id = first.start_batch(notes, user="dana", model=MODEL)
+        sandbox.clock.advance(3.0)  # the batch has ended
+        start = threading.Barrier(2)
+
+        def poll(manager):
+            start.wait()
+            manager.refresh_batches(job_id)
+
+        threads = [threading.Thread(target=poll, args=(m,)) for m in (first, second)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        job = second.store.job(job_id)
+        assert job.status == "done" and job.done == len(notes)
+        rows = first.store.db.cursor().execute("SELECT count(*) FROM usage_log WHERE batch_id IS NOT NULL").fetchone()
+        assert rows[0] == len(notes)  # each result logged once, not once per poller
+    finally:
+        for manager, db in made:
+            manager.shutdown(wait=True)
+            db.close()

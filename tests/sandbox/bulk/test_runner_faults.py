@@ -1,4 +1,7 @@
-"""The live runner on the sandbox's virtual clock: faults, every note accounted for, fairness, cancel, resume."""
+"""The live runner on the sandbox's virtual clock: faults, every note accounted for, fairness, cancel, resume.
+
+The tests that take `manager` run on DuckDB and on Postgres (the `database` fixture); those about a
+process that stopped use the DuckDB file, where another owner is gone by definition."""
 
 import threading
 from collections import Counter
@@ -46,8 +49,8 @@ def after_third_result(manager, action):
 
 
 @pytest.fixture
-def manager(sandbox, db):
-    jobs = make_manager(sandbox, db)
+def manager(sandbox, database):
+    jobs = make_manager(sandbox, database)
     yield jobs
     jobs.shutdown()
 
@@ -65,7 +68,8 @@ JOURNAL_TO_USAGE = {"ok": "ok", "fault_rate_limited": "429", "rate_limited": "42
                     "fault_api_error": "500", "disconnect": "connection_error"}
 
 
-def test_a_fault_run_ends_every_note_and_logs_every_attempt(sandbox, manager, notes, db):
+def test_a_fault_run_ends_every_note_and_logs_every_attempt(sandbox, manager, notes):
+    db = manager.store.db
     # the issue's fault mix: 10% 429, 5% 529, 2% broken replies (a non-streamed call breaks as a dropped
     # connection: `event: error` only exists in streams, so midstream_error_rate alone would do nothing here)
     sandbox.configure(seed=5, rate_limit_rate=0.10, overload_rate=0.05, disconnect_rate=0.02, midstream_error_rate=0.02)
@@ -85,7 +89,8 @@ def test_a_fault_run_ends_every_note_and_logs_every_attempt(sandbox, manager, no
     assert len(usage_rows(db)) == len(journal)  # one usage row per HTTP attempt, none missing
 
 
-def test_a_reply_dropped_after_its_headers_is_logged_and_sent_again(sandbox, manager, notes, db):
+def test_a_reply_dropped_after_its_headers_is_logged_and_sent_again(sandbox, manager, notes):
+    db = manager.store.db
     sandbox.script({"fault": {"kind": "disconnect", "after_events": 1}})  # non-streamed: dropped after the headers
     job_id = manager.start_live(notes[:1], user="dana", model=MODEL)
     assert manager.runner.wait_idle(timeout_s=30)
@@ -93,7 +98,8 @@ def test_a_reply_dropped_after_its_headers_is_logged_and_sent_again(sandbox, man
     assert [s for s, _, _ in usage_rows(db)] == ["connection_error", "ok"]
 
 
-def test_one_reps_big_job_does_not_starve_anothers_single_note(sandbox, manager, notes, db):
+def test_one_reps_big_job_does_not_starve_anothers_single_note(sandbox, manager, notes):
+    db = manager.store.db
     sandbox.configure(rpm=60, burst_s=5, ttft_ms=50, tokens_per_s=4000)  # one request a second
     manager.start_live(notes + notes, user="ana", model=MODEL)
     manager.start_live(notes[:1], user="bo", model=MODEL)
@@ -102,7 +108,8 @@ def test_one_reps_big_job_does_not_starve_anothers_single_note(sandbox, manager,
     assert served.index("bo") <= 8, served  # FIFO would serve bo 41st
 
 
-def test_interactive_work_goes_ahead_of_everyones_bulk_work(sandbox, manager, notes, db):
+def test_interactive_work_goes_ahead_of_everyones_bulk_work(sandbox, manager, notes):
+    db = manager.store.db
     sandbox.configure(rpm=60, burst_s=5, ttft_ms=50, tokens_per_s=4000)
     manager.start_live(notes + notes, user="ana", model=MODEL)
     found = manager.extract_now(notes[0], user="cy", model=MODEL)
