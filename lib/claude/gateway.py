@@ -583,8 +583,9 @@ class TextStream:
                         yield event.text
                 message = stream.get_final_message()
             with self._finish_lock:
-                self.message = message
-                self.result = self.gateway._finish(self.ctx, message, text=self.text, ttft_ms=self._ttft_ms)
+                if not self.finished:  # a stop() from another thread may have logged it a moment ago: once only
+                    self.message = message
+                    self.result = self.gateway._finish(self.ctx, message, text=self.text, ttft_ms=self._ttft_ms)
         except ClaudeError as exc:
             self.error = exc
             if isinstance(exc, StreamInterrupted):
