@@ -145,6 +145,17 @@ def test_stopping_a_stream_logs_what_was_used(gateway):
     assert row.status == "aborted" and row.usage_estimated and row.output_tokens >= 1
 
 
+def test_a_stop_logged_while_the_reply_ends_is_the_only_row(gateway):
+    """A stop() from another thread that logs the call just before the reader reaches the end of the
+    reply (its wait ran out): the end does not log the same call a second time."""
+    stream = summary_stream(gateway)
+    for n, _ in enumerate(stream):
+        if n == 1:
+            stream.close()  # logs the call as aborted, as a stop() whose wait ran out does, while reading goes on
+    assert stream.result.incomplete
+    assert list(rows(gateway)["status"]) == ["aborted"]
+
+
 def test_a_streamed_tool_round_hands_back_the_final_message_with_its_tool_use(gateway, sandbox):
     sandbox.script({"blocks": [{"type": "text", "text": "Let me check."},
                                {"type": "tool_use", "name": "pipeline_summary", "input": {}}],
