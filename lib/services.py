@@ -32,6 +32,7 @@ from lib.usage import migrations as usage_migrations
 from lib.work import migrations as work_migrations
 
 if TYPE_CHECKING:  # imported for real only when used: the CLI must not pay for what it does not need
+    from concurrent.futures import Future
     from datetime import datetime
 
     import pandas as pd
@@ -112,6 +113,24 @@ def open_configured_database(settings: Settings) -> Database:
 def _postgres_side_path(duckdb_path: Path) -> Path:
     """Side files of a Postgres deployment live beside SCRIBE_DB, under their own name."""
     return duckdb_path.with_name(duckdb_path.stem + "-postgres")
+
+
+def open_in_background(settings: Settings) -> Future[dict[str, object]]:
+    """Open the database and decide the backend in a thread; `.result()` gives `build`'s db= and backend=
+    (or raises what opening raised). The bulk CLI imports the SDK meanwhile: DuckDB's work and the sandbox
+    probe wait on C code and the network, so the two overlap instead of adding up."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def open_parts() -> dict[str, object]:
+        from lib.claude.backend import resolve_backend
+
+        return {"db": open_configured_database(settings),
+                "backend": resolve_backend(settings, start_sandbox=start_local_sandbox)}
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scribe-open")
+    future = pool.submit(open_parts)
+    pool.shutdown(wait=False)
+    return future
 
 
 def start_local_sandbox(settings: Settings) -> str:

@@ -36,17 +36,18 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lib import services
-from lib.bulk import input as bulk_input
-from lib.bulk.input import BulkInput, ColumnMap
-from lib.bulk.jobs import JobInfo
-from lib.bulk.manager import JobManager
-from lib.bulk.runner import DEFAULT_MAX_TOKENS
-from lib.core.db import DatabaseBusy
 from lib.core.errors import ScribeError
 from lib.core.models import model_table
 from lib.core.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # imported in main(), once the database is opening: a start imports the SDK meanwhile
+    from lib.bulk.input import BulkInput
+    from lib.bulk.jobs import JobInfo
+    from lib.bulk.manager import JobManager
+    from lib.core.db import DatabaseBusy
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -57,7 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     enrich.add_argument("--mode", choices=("live", "batch"), required=True,
                         help="live: now, under the rate limits; batch: Message Batches, half price, within 24 h")
     enrich.add_argument("--model", help="default SCRIBE_MODEL_EXTRACT")
-    enrich.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS)
+    enrich.add_argument("--max-tokens", type=int, help="default 4000 (lib/bulk/runner.py DEFAULT_MAX_TOKENS)")
     for role in ("note", "date", "author", "contact"):
         enrich.add_argument(f"--{role}-column", help=f"the {role} column (default: guessed from the header)")
     collect = sub.add_parser("collect", help="check a batch job, import ended batches, write proposals")
@@ -118,8 +119,14 @@ def main(argv: list[str] | None = None) -> int:
         return _migrate(args)
     STOP.install()
     settings = load_settings()
+    opening = services.open_in_background(settings)  # the database and the backend, while the SDK is imported
+    from lib.bulk.runner import DEFAULT_MAX_TOKENS
+    from lib.core.db import DatabaseBusy
+
+    if getattr(args, "max_tokens", 0) is None:
+        args.max_tokens = DEFAULT_MAX_TOKENS
     try:
-        app = services.build(settings, seed=False)
+        app = services.build(settings, seed=False, **opening.result())
     except DatabaseBusy as err:
         return _hand_off(args, settings, err)
     from lib.auth import cli_identity
@@ -265,6 +272,9 @@ def _enrich(args: argparse.Namespace, manager: JobManager, default_user: str, de
 
 def _read_notes(args: argparse.Namespace) -> BulkInput | None:
     """The file's good rows (its bad ones listed with their reasons), or None when there is nothing to send."""
+    from lib.bulk import input as bulk_input
+    from lib.bulk.input import ColumnMap
+
     try:
         table = bulk_input.read_table(args.notes.read_bytes(), args.notes.name)
         guessed = bulk_input.guess_mapping(table.columns)
