@@ -91,6 +91,9 @@ def _to_widget(name: str, value: Any, current: rv.Review) -> Any:
         return value if isinstance(value, date) else None
     if kind == "number":
         return float(value) if filled and isinstance(value, int | float) else None
+    if kind in ("stage", "choice"):  # a selectbox holds only its options (the line's check names a bad value)
+        options = STAGES if kind == "stage" else current.catalogue.get(name).options
+        return value if value in options else None
     return value if filled else None
 
 

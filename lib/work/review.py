@@ -151,7 +151,7 @@ def shown_value(value: Any) -> str:
     if not _filled(value):
         return "—"
     if isinstance(value, pd.Timestamp | date):
-        return _plain(value).isoformat() if isinstance(value, pd.Timestamp) else value.isoformat()
+        return _plain(value).isoformat()  # a Timestamp's date, or the date itself
     if isinstance(value, float):
         return f"{value:,.2f}".rstrip("0").rstrip(".")
     return str(value)

@@ -113,6 +113,7 @@ def test_an_invalid_email_stays_with_its_reason_and_blocks_the_save(page, stream
 
     page.reload()  # still there, with its reason, after a reload
     page.get_by_text("Review: 3 person(s) from 1 note(s)").wait_for(timeout=30_000)
+    part(page, 0, "email").get_by_role("textbox").wait_for()  # a loaded machine: the boxes draw after the heading
     expect(part(page, 0, "email").get_by_role("textbox")).to_have_value("john at acme")
     part(page, 0, "box").get_by_text("'john at acme' is not an email address").first.wait_for()
 
@@ -167,6 +168,7 @@ def test_pasted_notes_and_a_review_not_yet_saved_survive_a_reload(page, streamli
     page.get_by_role("textbox", name="Notes").wait_for()
     expect(page.get_by_role("textbox", name="Notes")).to_have_value(NOTE)
     page.get_by_text("This is the review you left unsaved").wait_for()
+    part(page, 0, "title").get_by_role("textbox").wait_for()
     expect(part(page, 0, "title").get_by_role("textbox")).to_have_value("Chief Ops Officer")
     expect(part(page, 0, "next_step_date_accept").get_by_role("checkbox")).not_to_be_checked()
 
@@ -174,6 +176,7 @@ def test_pasted_notes_and_a_review_not_yet_saved_survive_a_reload(page, streamli
     page.get_by_role("textbox", name="Call note").wait_for()
     page.get_by_role("link", name="Extract to CRM").first.click()
     page.get_by_text("Review: 3 person(s) from 1 note(s)").wait_for()
+    part(page, 0, "title").get_by_role("textbox").wait_for()
     expect(part(page, 0, "title").get_by_role("textbox")).to_have_value("Chief Ops Officer")
     expect(page.get_by_role("textbox", name="Notes")).to_have_value(NOTE)
 

@@ -239,3 +239,15 @@ def test_a_proposal_that_changes_nothing_is_not_pre_accepted(crm):
                   next_step_date=None, amount=None, evidence=[])
     review = build_review([extraction(same)], crm)
     assert contact_id_of(review.frame.at[0, "contact"]) == 1 and not review.frame.at[0, "accept"]
+
+
+def test_values_and_note_previews_as_the_review_shows_them():
+    import pandas as pd
+
+    from lib.work.review import note_preview, shown_value
+
+    assert [shown_value(v) for v in (None, float("nan"), " ", 48000.0, 12.5, date(2026, 1, 3),
+                                     pd.Timestamp("2026-01-02"), "demo")] == \
+        ["—", "—", "—", "48,000", "12.5", "2026-01-03", "2026-01-02", "demo"]
+    assert note_preview("Date: 2026-11-19\nRep: dana\n\nDemo with Acme.") == "Rep: dana Demo with Acme."
+    assert note_preview("x" * 100, width=10) == "x" * 9 + "…"
