@@ -10,8 +10,11 @@ unlocks it for that save.
 from __future__ import annotations
 
 import csv
+import threading
 import uuid
+import weakref
 from collections import namedtuple
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -46,6 +49,24 @@ DEAL_COLUMNS = {"deal_stage": "stage", "amount": "amount", "next_step": "next_st
 _CONTACT_SELECT = """SELECT c.id, c.name, c.email, co.name AS company, c.company_id, c.title, c.phone, c.owner,
                             c.archived
                      FROM contacts c LEFT JOIN companies co ON co.id = c.company_id"""
+
+
+_SAVE_LOCKS: weakref.WeakKeyDictionary[Database, threading.RLock] = weakref.WeakKeyDictionary()
+_SAVE_LOCKS_GUARD = threading.Lock()
+
+
+def save_lock(db: Database) -> AbstractContextManager:
+    """What a save holds around its transaction so that two saves of one email make one contact.
+
+    DuckDB: one process has the file; its threads take turns, and the lock is taken before the
+    transaction begins because a DuckDB transaction reads the snapshot of its BEGIN (a check inside
+    it would not see a contact committed meanwhile). Postgres: nothing here; the save locks each of
+    its emails inside the transaction instead (see BuiltinCrm._claim_emails), so saves of other
+    emails still run side by side, across processes too."""
+    if db.dialect != "duckdb":
+        return nullcontext()
+    with _SAVE_LOCKS_GUARD:
+        return _SAVE_LOCKS.setdefault(db, threading.RLock())
 
 
 def _now() -> datetime:
@@ -232,7 +253,8 @@ class BuiltinCrm:
             if problems:
                 raise InvalidRecord(f"Row {number}: " + "; ".join(problems), "Fix the row, then save again.")
         result = SaveResult(change_set_id=uuid.uuid4().hex)
-        with self.db.transaction() as tx:
+        with save_lock(self.db), self.db.transaction() as tx:
+            self._claim_emails(request)
             calls = sorted({r.call_id for r in request.rows if r.call_id})
             tx.execute("INSERT INTO change_sets VALUES (?, ?, ?, 'extraction', ?, NULL, ?, ?)",
                        [result.change_set_id, _now(), request.user, request.review_key,
@@ -243,6 +265,17 @@ class BuiltinCrm:
                 self._save_row(tx, writer, row, request.user, result)
                 result.changes += writer.count
         return result
+
+    def _claim_emails(self, request: SaveRequest) -> None:
+        """Lock the request's emails until this transaction ends (Postgres: a transaction-scoped advisory
+        lock per email, taken in sorted order so two saves cannot deadlock). A second save of one of them
+        waits for the first to commit; its check for a live contact with that email, a new statement at
+        READ COMMITTED, then sees the first one's contact and updates it instead of creating another.
+        On DuckDB `serialized` inside a transaction takes nothing: `save_lock` already made saves take turns."""
+        emails = sorted({address.strip().lower() for r in request.rows if (address := _text(r.values.get("email")))})
+        for address in emails:
+            with self.db.serialized(f"contact-email:{address}"):
+                pass  # the lock is the transaction's: held until it commits or rolls back
 
     def _save_row(self, tx: duckdb.DuckDBPyConnection, writer: _ChangeWriter, row: ProposedRow, user: str,
                   result: SaveResult) -> None:

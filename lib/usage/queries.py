@@ -43,6 +43,7 @@ DuckDB's built-in, and an aggregate of the same name on Postgres (the usage migr
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -112,6 +113,20 @@ _RAW_COLUMNS = f"""
 _ROLLUP_COLUMNS = f"""
     day::TIMESTAMP AS t, {", ".join(_KEYS)}, {", ".join(_MEASURES)}
 """
+_ARG_MAX = re.compile(r"\barg_max\((\w+), (\w+)\)")
+
+
+def for_dialect(sql: str, dialect: str) -> str:
+    """The SQL as `dialect` runs it fast. DuckDB: as written. Postgres: `arg_max(value, at)` (the value of
+    the latest row, NULLs skipped) as the first of the values ordered by `at`, a built-in ordered aggregate;
+    the migrations' SQL-language arg_max pays a function call per row, 1.2 s of the headline's 1.24 s on
+    a 1M-row log's 50k roll-up rows (EXPLAIN ANALYZE), against 0.06 s. Only plain column names are rewritten."""
+    if dialect == "duckdb":
+        return sql
+    return _ARG_MAX.sub(r"(array_agg(\1 ORDER BY \2 DESC) FILTER (WHERE \1 IS NOT NULL AND \2 IS NOT NULL))[1]",
+                        sql)
+
+
 _TOKEN_SUMS = ", ".join(f"coalesce(sum({k}), 0)::BIGINT AS {k}" for k in TOKEN_KINDS)
 _ERRORS = "coalesce(sum(requests) FILTER (WHERE status NOT IN ('ok', 'aborted')), 0)::BIGINT"
 _LIMITED = "coalesce(sum(requests) FILTER (WHERE status = '429'), 0)::BIGINT"
@@ -332,10 +347,10 @@ class UsageQueries:
         return self.db.cursor()
 
     def _one(self, sql: str, params: list[Any]) -> tuple:
-        return self._cur().execute(sql, params).fetchone()
+        return self._cur().execute(for_dialect(sql, self.db.dialect), params).fetchone()
 
     def _df(self, sql: str, params: list[Any]) -> pd.DataFrame:
-        return self._cur().execute(sql, params).df()
+        return self._cur().execute(for_dialect(sql, self.db.dialect), params).df()
 
     # -- the daily roll-ups ---------------------------------------------------------------------
 
@@ -377,7 +392,7 @@ class UsageQueries:
                       SELECT CAST(t AS DATE) AS day, {keys}, {_AGGREGATES}
                       FROM ({self._raw_source("id > ? AND id <= ?")}) AS src GROUP BY {_positions(1 + len(_KEYS))}
                       ON CONFLICT (day, {keys}) DO UPDATE SET {merge}"""  # noqa: S608 - fixed SQL
-            cur.execute(sql, [done, top])
+            cur.execute(for_dialect(sql, self.db.dialect), [done, top])
             sql = f"""INSERT INTO usage_latency_daily
                       SELECT CAST(ts AS DATE) AS day, backend, model, feature, metric, bin, count(*) AS calls
                       FROM ({_latency_values("id > ? AND id <= ?")}) AS src GROUP BY 1, 2, 3, 4, 5, 6

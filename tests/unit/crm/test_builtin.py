@@ -186,3 +186,29 @@ def test_percent_and_underscore_in_a_search_are_letters(crm):
     # issue 11.10: "%" matched every contact
     assert crm.search_contacts("%") == [] and crm.search_contacts("_") == []
     assert {c.name for c in crm.search_contacts("smith")} >= {"John Smith"}
+
+
+def test_saves_of_one_new_email_at_once_make_one_contact(crm):
+    # Eight reps save a new contact with the same email at the same moment (threads released together):
+    # the first creates it, each later save finds it at save time and updates it instead.
+    import threading
+
+    start, errors = threading.Barrier(8), []
+
+    def save(n):
+        row = ProposedRow(values={"name": f"Jo Park {n}", "email": "jo.park@example.com"})
+        start.wait()
+        try:
+            crm.save(request([row], key=f"review-same-{n}"))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    live = crm.db.cursor().execute("SELECT count(*) FROM contacts WHERE email = 'jo.park@example.com' "
+                                   "AND NOT archived").fetchone()[0]
+    assert live == 1

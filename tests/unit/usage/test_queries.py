@@ -380,3 +380,25 @@ def test_a_refresh_with_nothing_new_writes_nothing(fixed):
 def test_format_usd():
     assert [uq.format_usd(v) for v in ("1234.5", "1", "0.5", "0.0364", "0.009", "0", "-0.0056", "0.00004", None)] == [
         "$1,234.50", "$1.00", "$0.50", "$0.0364", "$0.009", "$0.00", "−$0.0056", "<$0.0001", "—"]
+
+
+def test_the_latest_headroom_is_the_latest_attempt_with_headers(db):
+    # Latest by time, not by id: x3 is written last but happened first; x2 is the latest attempt but has no
+    # rate-limit headers, so it is skipped. x1's used share is 1 - 60/100 = 0.4 (x3's would be 0.9).
+    q = fill(db, [rec(call_id="x1", ts=T0 + timedelta(hours=1), rl_requests_limit=100, rl_requests_remaining=60),
+                  rec(call_id="x2", ts=T0 + timedelta(hours=2)),
+                  rec(call_id="x3", ts=T0, rl_requests_limit=100, rl_requests_remaining=10)])
+    part_day = UsageFilter(T0 - timedelta(hours=1), T0 + timedelta(hours=5), backend="anthropic")
+    for f in (ALL, part_day):  # from the daily roll-up (refreshed by report), and from the raw rows
+        report = q.report(f)
+        assert q._uses_rollup(f) == (f is ALL)
+        assert report.headline.headroom_now["requests"] == pytest.approx(0.4)
+        assert report.series["last_requests"].dropna().iloc[-1] == pytest.approx(0.4)
+
+
+def test_arg_max_is_spelled_for_postgres_as_a_built_in_ordered_aggregate():
+    sql = "SELECT arg_max(last_requests, last_requests_ts) FROM src"
+    assert uq.for_dialect(sql, "duckdb") == sql
+    assert uq.for_dialect(sql, "postgres") == (
+        "SELECT (array_agg(last_requests ORDER BY last_requests_ts DESC) "
+        "FILTER (WHERE last_requests IS NOT NULL AND last_requests_ts IS NOT NULL))[1] FROM src")
