@@ -115,6 +115,14 @@ def _postgres_side_path(duckdb_path: Path) -> Path:
     return duckdb_path.with_name(duckdb_path.stem + "-postgres")
 
 
+def work_store(db: Database) -> WorkStore:
+    """The kept-work store on `db`. The app asks it before its Services are built: its first page puts a
+    pasted note back without waiting for the SDK."""
+    from lib.work.work_store import WorkStore
+
+    return WorkStore(db)
+
+
 def open_in_background(settings: Settings) -> Future[dict[str, object]]:
     """Open the database and decide the backend in a thread; `.result()` gives `build`'s db= and backend=
     (or raises what opening raised). The bulk CLI imports the SDK meanwhile: DuckDB's work and the sandbox
@@ -189,9 +197,7 @@ class Services:
     @functools.cached_property
     def work_in_progress(self) -> WorkStore:
         """Each user's unfinished work (pasted notes, a review not yet saved, a draft), kept across reloads."""
-        from lib.work.work_store import WorkStore
-
-        return WorkStore(self.db)
+        return work_store(self.db)
 
     def jobs(self) -> JobManager:
         """The process's bulk JobManager, made on first use (its worker threads outlive any session). Jobs

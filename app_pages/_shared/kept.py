@@ -19,7 +19,7 @@ def restore(slot: str, keys: Sequence[str]) -> None:
     missing = [k for k in keys if k not in st.session_state]
     if not missing:
         return
-    kept = resources.services().work_in_progress.load(ui.current_user(), slot) or {}
+    kept = resources.work_in_progress().load(ui.current_user(), slot) or {}
     for key in missing:
         if key in kept:
             st.session_state[key] = kept[key]
@@ -28,7 +28,7 @@ def restore(slot: str, keys: Sequence[str]) -> None:
 def keep(slot: str, keys: Sequence[str]) -> None:
     """Write the keys' values to `slot` (nothing in any of them: the slot is cleared)."""
     values = {k: st.session_state.get(k) for k in keys}
-    store = resources.services().work_in_progress
+    store = resources.work_in_progress()
     if any(values.values()):
         store.save(ui.current_user(), slot, values)
     else:

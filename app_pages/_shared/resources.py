@@ -19,6 +19,7 @@ from lib.core.settings import Settings, load_settings
 
 if TYPE_CHECKING:  # the first page is drawn before the database's driver is imported
     from lib.core.db import Database
+    from lib.work.work_store import WorkStore
 
 
 def settings() -> Settings:
@@ -72,6 +73,11 @@ def rules() -> RoleRules:
 def backend_kind() -> str:
     """"sandbox" or "anthropic", without building the services where the settings alone say which."""
     return known_kind(settings()) or services().backend.kind
+
+
+def work_in_progress() -> WorkStore:
+    """Each user's kept work, from the database alone: a page restores its notes before the services are built."""
+    return wiring.work_store(_database(_database_fingerprint(settings())))
 
 
 def services() -> wiring.Services:
