@@ -6,11 +6,10 @@ import pytest
 
 from lib.claude import prompts
 from lib.crm.builtin import BuiltinCrm
-from lib.work.assistant import COMPACT_AT, Assistant, cap_message, starts_turn
-from lib.work.assistant_tools import CrmTools
-from lib.work.conversations import Conversation, ConversationStore
+from lib.work.assistant import COMPACT_AT, cap_message, starts_turn
+from lib.work.conversations import Conversation
+from tests.sandbox.work.conftest import MODEL
 
-MODEL = "claude-opus-4-8"
 JOHN = "john.smith@acme.com"
 ROBERT = "robert.chen@initech.com"
 
@@ -25,16 +24,6 @@ def db(database):
 def journal_bodies(sandbox):
     """These tests read what was sent to Claude from the sandbox's journal."""
     sandbox.configure(journal_bodies=True)
-
-
-@pytest.fixture
-def store(db):
-    return ConversationStore(db)
-
-
-@pytest.fixture
-def assistant(gateway, crm, store):
-    return Assistant(gateway, CrmTools(crm), model=MODEL, user="dana", budget=50_000, store=store)
 
 
 def sent(sandbox):

@@ -6,10 +6,9 @@ import threading
 
 import pytest
 
-from lib.work.assistant import STOPPED_NOTICE, AnswerText, Assistant, ToolAnswered, ToolsAsked
-from lib.work.assistant_tools import CrmTools
-from lib.work.conversations import Conversation, ConversationStore
-from tests.sandbox.work.test_assistant import JOHN, MODEL, assert_tool_pairs_intact
+from lib.work.assistant import STOPPED_NOTICE, AnswerText, ToolAnswered, ToolsAsked
+from lib.work.conversations import Conversation
+from tests.sandbox.work.test_assistant import JOHN, assert_tool_pairs_intact
 
 LONG_ANSWER = " ".join(f"Point {n}: John Smith replied about data residency." for n in range(1, 40))
 
@@ -17,16 +16,6 @@ LONG_ANSWER = " ".join(f"Point {n}: John Smith replied about data residency." fo
 @pytest.fixture
 def db(database):
     return database
-
-
-@pytest.fixture
-def store(db):
-    return ConversationStore(db)
-
-
-@pytest.fixture
-def assistant(gateway, crm, store):
-    return Assistant(gateway, CrmTools(crm), model=MODEL, user="dana", budget=50_000, store=store)
 
 
 def messages_sent(sandbox) -> int:
