@@ -7,6 +7,8 @@ import threading
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from lib.services import open_database
 from lib.usage.queries import UsageFilter, UsageQueries
 
@@ -52,4 +54,23 @@ def test_two_processes_write_while_the_rollup_refreshes_and_nothing_is_missed(po
     assert queries.report(days).headline.requests == 800  # read from the roll-up
     raw = db.cursor().execute("SELECT count(*) FROM usage_log").fetchone()[0]
     assert raw == 800
+    db.close()
+
+
+def test_a_budget_counts_what_other_processes_spent(postgres_url, tmp_path):
+    """A team budget on Postgres: the spend another process logged (here 400 × $0.001) stops this one's call."""
+    from lib.core.errors import BudgetExceeded
+    from lib.core.settings import load_settings
+    from lib.usage.budgets import BudgetGuard
+
+    db = open_database(postgres_url, local_path=tmp_path / "main")
+    guard = BudgetGuard(db, backend="anthropic", ttl_s=0,
+                        settings=lambda: load_settings(env={"SCRIBE_BUDGET_DAILY_USD": "0.30"}, secrets={}))
+    guard("summarize", "lee", "claude-sonnet-4-6")  # nothing spent yet: the call may go
+    writer = subprocess.run([sys.executable, "-c", WRITER.replace("datetime(2026, 11, 20, 9, tzinfo=UTC)",
+                                                                  "datetime.now(UTC)"),
+                             postgres_url, "400", str(tmp_path / "w")], cwd=ROOT, capture_output=True, text=True)
+    assert writer.returncode == 0, writer.stderr
+    with pytest.raises(BudgetExceeded, match=r"\$0\.40 of \$0\.30"):
+        guard("summarize", "lee", "claude-sonnet-4-6")  # lee never spent: the team's spend elsewhere counts
     db.close()
