@@ -168,7 +168,7 @@ DERIVED_TABLES = ("usage_daily", "usage_latency_daily", "usage_outcome_daily", "
 
 def _migrate(args: argparse.Namespace) -> int:
     """Copy the DuckDB file's data into Postgres; print and check the counts per table. Never shows the password."""
-    from lib.core.db import DB_ERRORS
+    from lib.core.db import DB_ERRORS, DatabaseBusy
     from lib.core.postgres import redact
     from lib.core.transfer import TransferConflict, copy_database
 
