@@ -78,7 +78,10 @@ def test_the_answer_streams_in_after_the_tool_round_shown_as_it_ran(page, stream
     streaming = [s for s in samples if not s[2]]
     lengths = [n for n, _, _ in streaming]
     assert len(set(lengths)) >= 3, samples  # it grew in several steps while it was written
-    assert lengths == sorted(lengths)
+    # it only grew until it was whole (then the page redraws the stored turn, which may be a little shorter
+    # before the usage line appears: seen on a loaded machine)
+    whole = lengths.index(max(lengths)) + 1
+    assert lengths[:whole] == sorted(lengths[:whole])
     assert all(tool_shown for _, tool_shown, _ in streaming)  # the tool round was there before the answer ended
     assert samples[-1][2], "the turn never finished"
     main.get_by_text("Point 24:").wait_for()

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from playwright.sync_api import expect
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "notes" / "sample_notes.csv"
 
@@ -26,4 +28,4 @@ def test_the_cli_hands_its_job_to_the_running_app_and_the_bulk_page_shows_it(pag
     page.get_by_text("of 20 note(s) read").wait_for()
     # the job picker names the job (its value sits in the combobox, not in the page's text)
     page.wait_for_function("id => document.querySelector('[data-testid=stMain]').innerHTML.includes(id)", arg=job_id)
-    assert page.get_by_role("button", name="Review").is_visible()
+    expect(page.get_by_role("button", name="Review")).to_be_visible()

@@ -56,7 +56,7 @@ def test_two_app_processes_and_the_cli_share_one_postgres(browser, browser_sandb
             accept_tom_and_save(page)
         saved = []
         for page in pages:  # the two saves run at once, in two processes: either may commit first
-            page.get_by_text("Saved:").first.wait_for()
+            page.get_by_text("Saved:").first.wait_for(timeout=180_000)  # two saves and a CLI job on 2 cores
             saved.append(page.get_by_text("Saved:").first.inner_text())
         # one created Tom; the other matched him again by email at save time, inside its transaction
         assert sorted(s.split(",")[0] for s in saved) == ["Saved: 0 new contact(s)", "Saved: 1 new contact(s)"], saved
