@@ -14,11 +14,11 @@ STATE_KEY = "extract_review"
 
 def keep(current: rv.Review) -> None:
     if st.session_state.get("extract_saved") is None:  # a saved review is done: nothing to resume
-        resources.services().work_in_progress.save(ui.current_user(), EXTRACT_REVIEW, rv.to_payload(current))
+        resources.work_in_progress().save(ui.current_user(), EXTRACT_REVIEW, rv.to_payload(current))
 
 
 def forget() -> None:
-    resources.services().work_in_progress.clear(ui.current_user(), EXTRACT_REVIEW)
+    resources.work_in_progress().clear(ui.current_user(), EXTRACT_REVIEW)
 
 
 def resume() -> None:
@@ -27,7 +27,7 @@ def resume() -> None:
         return
     st.session_state["_extract_review_resumed"] = True
     services = resources.services()
-    payload = services.work_in_progress.load(ui.current_user(), EXTRACT_REVIEW)
+    payload = resources.work_in_progress().load(ui.current_user(), EXTRACT_REVIEW)
     if payload is None:
         return
     try:
