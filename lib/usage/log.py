@@ -281,8 +281,13 @@ class UsageLog:
 
 
 def first_line(exc: BaseException, limit: int = 160) -> str:
-    """An error's first line, for a message (database errors carry long multi-line texts)."""
-    return (str(exc).strip().splitlines() or [""])[0][:limit]
+    """An error's first line, for a message (database errors carry long multi-line texts). A long line keeps
+    its start and its end, where an I/O error names its cause after a long file path."""
+    line = (str(exc).strip().splitlines() or [""])[0]
+    if len(line) <= limit:
+        return line
+    half = (limit - 1) // 2
+    return f"{line[:half]}…{line[-half:]}"
 
 
 def _naive_utc(moment: datetime) -> datetime:
