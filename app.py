@@ -1,36 +1,23 @@
-"""Scribe: call notes to CRM records with Claude, every token accounted for.
+"""Scribe's server: `streamlit run app.py` serves main.py (the script each session runs) once it is warm.
 
-Entry point: the sign-in gate, the navigation over the pages and the sidebar, nothing else. Every page is
-open to every role (a rep's view is limited by the services, in lib/); the services check each call.
+Before the server answers, the lifespan imports what the pages import and builds the services (database,
+Claude backend, the sandbox when there is no key), so the first page a person opens is drawn at once rather
+than after seconds of imports. Nothing else happens here.
 """
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 import streamlit as st
 
-from app_pages._shared import signin, ui
 
-st.set_page_config(page_title="Scribe", page_icon="📝", layout="wide")
-identity = signin.gate()  # local mode, or signed in; otherwise the sign-in screen (or the error) and stop
+@contextlib.asynccontextmanager
+async def warm_up(_app: st.App) -> AsyncIterator[None]:
+    from app_pages._shared import resources
 
-PAGES = {
-    "Work": [
-        st.Page("app_pages/summarize.py", title="Summarize", icon=":material/summarize:", default=True),
-        st.Page("app_pages/extract.py", title="Extract to CRM", icon=":material/fact_check:"),
-        st.Page("app_pages/follow_up.py", title="Follow-up", icon=":material/mail:"),
-        st.Page("app_pages/assistant.py", title="Assistant", icon=":material/forum:"),
-        st.Page("app_pages/bulk.py", title="Bulk enrich", icon=":material/dynamic_feed:"),
-    ],
-    "CRM": [
-        st.Page("app_pages/contacts.py", title="Contacts", icon=":material/contacts:"),
-    ],
-    "Operations": [
-        st.Page("app_pages/usage.py", title="Usage & spend", icon=":material/monitoring:"),
-    ],
-}
+    await asyncio.to_thread(resources.warm_up)
+    yield
 
-page = st.navigation(PAGES)
-spend = ui.guarded(ui.sidebar)
-try:
-    ui.guarded(page.run)  # the one error boundary: no raw traceback reaches a person
-finally:
-    if spend is not None:  # after the page (even one that stopped or reran), so a call it just made counts
-        ui.guarded(lambda: ui.show_spend(spend))
+
+app = st.App("main.py", lifespan=warm_up)

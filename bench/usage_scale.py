@@ -301,7 +301,7 @@ def time_page(path: Path, base_url: str) -> tuple[float, float, str]:
     os.environ["SCRIBE_DB"] = str(path)
     os.environ["ANTHROPIC_BASE_URL"] = base_url
     os.chdir(ROOT)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "main.py"), default_timeout=120)
     at.run()
     times = []
     for _ in range(2):

@@ -7,7 +7,12 @@ parts above them. Tests that point SCRIBE_DB elsewhere get their own database.
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import importlib
+import importlib.util
+import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import streamlit as st
@@ -15,7 +20,13 @@ import streamlit as st
 from lib import services as wiring
 from lib.auth import RoleRules
 from lib.claude.backend import Backend, known_kind, resolve_backend
+from lib.core.errors import ScribeError
 from lib.core.settings import Settings, load_settings
+
+_log = logging.getLogger(__name__)
+PAGES = Path(__file__).resolve().parents[1]
+# What Streamlit itself imports on its first script run (an icon checked, a script compiled): 0.1-0.3 s here.
+STREAMLIT_FIRST_RUN = ["streamlit.emojis", "streamlit.material_icon_names", "streamlit.runtime.scriptrunner.magic_funcs"]
 
 if TYPE_CHECKING:  # the first page is drawn before the database's driver is imported
     from lib.core.db import Database
@@ -83,3 +94,37 @@ def work_in_progress() -> WorkStore:
 def services() -> wiring.Services:
     """The process's Services for the settings in force."""
     return _services(_fingerprint(settings()))
+
+
+def warm_up() -> None:
+    """Before the server answers (app.py): import what the pages import and build the services, so the first
+    page a person opens is drawn at once. A failure here is only logged: that page then shows it, as it would."""
+    for module in [*page_imports(PAGES), *STREAMLIT_FIRST_RUN]:
+        importlib.import_module(module)
+    st.empty()  # Streamlit's first element in a process inspects the whole call stack (0.3-0.5 s): now, not on a page
+    try:
+        services()
+    except Exception as exc:  # noqa: BLE001 - the first page reports it too, through the error boundary
+        said = exc.message if isinstance(exc, ScribeError) else type(exc).__name__  # a ScribeError's is for people
+        _log.warning("Services not built at start: %s The first page will say so too.", said)
+
+
+def page_imports(folder: Path) -> list[str]:
+    """Every module the pages in `folder` (and their shared parts) import, at the top or inside a function."""
+    found: dict[str, None] = {}
+    for file in sorted(folder.rglob("*.py")):
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found.update(dict.fromkeys(alias.name for alias in node.names))
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found[node.module] = None
+                submodules = (f"{node.module}.{alias.name}" for alias in node.names)
+                found.update(dict.fromkeys(m for m in submodules if _is_module(m)))
+    return list(found)
+
+
+def _is_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False

@@ -1,4 +1,4 @@
-"""The sign-in gate (app.py calls `gate()` on every run): [auth] checked, the sign-in screen, the identity.
+"""The sign-in gate (main.py calls `gate()` on every run): [auth] checked, the sign-in screen, the identity.
 
 Without an [auth] section Scribe runs in local mode (SCRIBE_USER, admin). With one, nobody gets past
 the gate without signing in through st.login; the identity comes from st.user (the ID token) and is
@@ -66,7 +66,7 @@ def gate() -> Identity:
 
 
 def current() -> Identity:
-    """This run's identity (set by gate(); resolved here if a script runs without app.py)."""
+    """This run's identity (set by gate(); resolved here if a script runs without main.py)."""
     identity = st.session_state.get("identity")
     if isinstance(identity, Identity):
         return identity

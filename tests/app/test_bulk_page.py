@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from tests.app.steps import open_page
 
 ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "app.py")
+APP = str(ROOT / "main.py")
 SAMPLE = ROOT / "data" / "notes" / "sample_notes.csv"
 
 
