@@ -254,6 +254,11 @@ class BuiltinCrm:
                 raise InvalidRecord(f"Row {number}: " + "; ".join(problems), "Fix the row, then save again.")
         result = SaveResult(change_set_id=uuid.uuid4().hex)
         with save_lock(self.db), self.db.transaction() as tx:
+            with self.db.serialized(f"review:{request.review_key}"):  # one save of a review, across sessions
+                pass  # held until this transaction ends, like the email claims below
+            existing = tx.execute("SELECT id FROM change_sets WHERE review_key = ?", [request.review_key]).fetchone()
+            if existing:  # saved meanwhile by another session of this review (the same rep, another tab)
+                return SaveResult(change_set_id=existing[0], already_saved=True)
             self._claim_emails(request)
             calls = sorted({r.call_id for r in request.rows if r.call_id})
             tx.execute("INSERT INTO change_sets VALUES (?, ?, ?, 'extraction', ?, NULL, ?, ?)",

@@ -48,7 +48,9 @@ def test_two_app_processes_and_the_cli_share_one_postgres(browser, browser_sandb
     team = {"SCRIBE_DATABASE_URL": postgres_url}
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
-    apps = [start_app(tmp_path / name, browser_sandbox.base_url, team) for name in ("a", "b")]
+    # two reps (each one's unsaved review is kept as theirs: the same rep would resume it in the other app)
+    apps = [start_app(tmp_path / name, browser_sandbox.base_url, team | {"SCRIBE_USER": rep})
+            for name, rep in (("a", "ana"), ("b", "ben"))]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")} | team | {
         "ANTHROPIC_BASE_URL": browser_sandbox.base_url, "SCRIBE_DB": str(tmp_path / "cli.duckdb")}
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
