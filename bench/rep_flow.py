@@ -2,8 +2,9 @@
 
 Measures, one after another:
 
-  first page     `streamlit run app.py` until /_stcore/health answers, then until the first page is drawn
-                 in Chromium (target: <= 2 s after the server is up)
+  first page     `streamlit run app.py` until /_stcore/health answers (app.py warms the imports and the
+                 services before it does), then until the first page is drawn in Chromium (target: <= 2 s
+                 after the server is up)
   extract N      wall time from clicking Extract to the review grid, for 1, 5 and 10 pasted notes, as
                  ratios to 1 note (target: 5 notes <= 1.5x, 10 notes <= 2.5x, limits permitting)
   assistant      time from asking to the first text of the answer, beside the sandbox's TTFT x (tool rounds + 1)
