@@ -8,10 +8,12 @@ parts above them. Tests that point SCRIBE_DB elsewhere get their own database.
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import importlib
 import importlib.util
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -99,14 +101,28 @@ def services() -> wiring.Services:
 def warm_up() -> None:
     """Before the server answers (app.py): import what the pages import and build the services, so the first
     page a person opens is drawn at once. A failure here is only logged: that page then shows it, as it would."""
-    for module in [*page_imports(PAGES), *STREAMLIT_FIRST_RUN]:
-        importlib.import_module(module)
-    st.empty()  # Streamlit's first element in a process inspects the whole call stack (0.3-0.5 s): now, not on a page
+    with _outside_a_session():
+        for module in [*page_imports(PAGES), *STREAMLIT_FIRST_RUN]:
+            importlib.import_module(module)
+        st.empty()  # Streamlit's first element in a process inspects the whole call stack (0.3-0.5 s): now, not on a page
+        try:
+            services()
+        except Exception as exc:  # noqa: BLE001 - the first page reports it too, through the error boundary
+            said = exc.message if isinstance(exc, ScribeError) else type(exc).__name__  # a ScribeError's is for people
+            _log.warning("Services not built at start: %s The first page will say so too.", said)
+
+
+@contextlib.contextmanager
+def _outside_a_session() -> Iterator[None]:
+    """The warm-up runs before any session exists, which Streamlit would log as a 'missing ScriptRunContext'
+    warning on each call that looks for one: expected here, so not shown to whoever starts the server."""
+    quiet = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
     try:
-        services()
-    except Exception as exc:  # noqa: BLE001 - the first page reports it too, through the error boundary
-        said = exc.message if isinstance(exc, ScribeError) else type(exc).__name__  # a ScribeError's is for people
-        _log.warning("Services not built at start: %s The first page will say so too.", said)
+        yield
+    finally:
+        quiet.setLevel(level)
 
 
 def page_imports(folder: Path) -> list[str]:
