@@ -244,21 +244,17 @@ class BuiltinCrm:
 
     def save(self, request: SaveRequest) -> SaveResult:
         """Apply the accepted rows of a review in one transaction. A review saved twice is a no-op."""
-        existing = self.db.cursor().execute(
-            "SELECT id FROM change_sets WHERE review_key = ?", [request.review_key]).fetchone()
-        if existing:
-            return SaveResult(change_set_id=existing[0], already_saved=True)
+        if (saved := self._saved_as(self.db.cursor(), request.review_key)) is not None:
+            return saved
         for number, row in enumerate(request.rows, start=1):
             problems = validate_values(row.values) + self.catalogue.problems(row.values)
             if problems:
                 raise InvalidRecord(f"Row {number}: " + "; ".join(problems), "Fix the row, then save again.")
         result = SaveResult(change_set_id=uuid.uuid4().hex)
         with save_lock(self.db), self.db.transaction() as tx:
-            with self.db.serialized(f"review:{request.review_key}"):  # one save of a review, across sessions
-                pass  # held until this transaction ends, like the email claims below
-            existing = tx.execute("SELECT id FROM change_sets WHERE review_key = ?", [request.review_key]).fetchone()
-            if existing:  # saved meanwhile by another session of this review (the same rep, another tab)
-                return SaveResult(change_set_id=existing[0], already_saved=True)
+            self._hold(f"review:{request.review_key}")  # one save of a review, across sessions and tabs
+            if (saved := self._saved_as(tx, request.review_key)) is not None:  # by another tab, meanwhile
+                return saved
             self._claim_emails(request)
             calls = sorted({r.call_id for r in request.rows if r.call_id})
             tx.execute("INSERT INTO change_sets VALUES (?, ?, ?, 'extraction', ?, NULL, ?, ?)",
@@ -279,8 +275,18 @@ class BuiltinCrm:
         On DuckDB `serialized` inside a transaction takes nothing: `save_lock` already made saves take turns."""
         emails = sorted({address.strip().lower() for r in request.rows if (address := _text(r.values.get("email")))})
         for address in emails:
-            with self.db.serialized(f"contact-email:{address}"):
-                pass  # the lock is the transaction's: held until it commits or rolls back
+            self._hold(f"contact-email:{address}")
+
+    def _hold(self, name: str) -> None:
+        """Inside this thread's transaction: the lock `name` (across processes), held until it ends."""
+        with self.db.serialized(name):
+            pass  # the lock is the transaction's: held until it commits or rolls back
+
+    @staticmethod
+    def _saved_as(cur, review_key: str) -> SaveResult | None:
+        """The change set a review was already saved as (a review saved twice is a no-op), if any."""
+        found = cur.execute("SELECT id FROM change_sets WHERE review_key = ?", [review_key]).fetchone()
+        return SaveResult(change_set_id=found[0], already_saved=True) if found else None
 
     def _save_row(self, tx: duckdb.DuckDBPyConnection, writer: _ChangeWriter, row: ProposedRow, user: str,
                   result: SaveResult) -> None:
